@@ -1,0 +1,1 @@
+"""Bikkle: a batched TorchRL pipeline for a pellet arena with an implicit gaze signal."""

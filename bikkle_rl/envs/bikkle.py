@@ -1,0 +1,171 @@
+"""The Bikkle arena as a native, batched TorchRL environment."""
+
+from __future__ import annotations
+
+import torch
+from tensordict import TensorDict, TensorDictBase
+from torchrl.data import Binary, Bounded, Categorical, Composite, Unbounded
+from torchrl.envs import EnvBase
+
+from bikkle_rl.envs import dynamics
+from bikkle_rl.envs.config import BikkleConfig
+
+PRIVILEGED = "privileged"
+"""Nested key of the privileged observations: never feed these to a policy (gaze sources read them)."""
+
+
+class BikkleEnv(EnvBase):
+    """``num_envs`` Bikkle arenas stepped as one tensor program on ``device``.
+
+    Observations (policy-visible): ``agent_pos`` [N,2], ``pellet_rel`` [N,P,2] (pellet minus agent, zero when
+    absent), ``pellet_kind`` [N,P] (0 pink, 1 blue), ``pellet_mask`` [N,P] (True = present), ``round_progress``
+    [N,1] in [0, 1].
+
+    Privileged observations, under ``("privileged", ...)``: ``pellet_pos`` [N,P,2] absolute positions and
+    ``is_high_value`` [N,P]. They exist for transforms that model the human (gaze) and for the oracle baseline;
+    a policy must never read them otherwise.
+
+    Per-step touch counts are reported under ``("events", "pink" | "blue" | "high_value")`` [N,1] for logging.
+
+    Args:
+        num_envs: number of arenas N (the env's batch size).
+        device: where state lives and every step runs.
+        seed: seeds the env's own ``torch.Generator`` (drawn at random when None).
+        config: a :class:`BikkleConfig`; keyword arguments override its fields.
+
+    Examples:
+        >>> env = BikkleEnv(num_envs=8, num_pink=1, num_blue=1, episode_mode="continuing")
+        >>> rollout = env.rollout(10)
+        >>> rollout["next", "reward"].shape
+        torch.Size([8, 10, 1])
+
+    The whole state can be read with :meth:`get_state` and installed with :meth:`set_state`, which is how
+    tests and tools hand-place agents and pellets.
+    """
+
+    batch_locked = True
+
+    def __init__(self, num_envs: int = 1, device: torch.device | str = "cpu", seed: int | None = None,
+                 config: BikkleConfig | None = None, **overrides):
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs!r}")
+        if config is None:
+            config = BikkleConfig(**overrides)
+        elif overrides:
+            config = BikkleConfig(**{**config.to_dict(), **overrides})
+        super().__init__(device=device, batch_size=torch.Size([int(num_envs)]))
+        self.config = config
+        self.rng: torch.Generator | None = None
+        self._make_spec()
+        if seed is None:
+            seed = int(torch.empty((), dtype=torch.int64).random_().item())
+        self.set_seed(seed)
+        self._state = dynamics.new_arena(config, self.num_envs, self.rng, self.device)
+
+    @property
+    def num_envs(self) -> int:
+        return self.batch_size[0]
+
+    def _make_spec(self) -> None:
+        cfg, n, p = self.config, self.num_envs, self.config.num_pellets
+        self.observation_spec = Composite(
+            agent_pos=Bounded(0.0, 1.0, (n, 2)),
+            pellet_rel=Bounded(-1.0, 1.0, (n, p, 2)),
+            pellet_kind=Categorical(2, (n, p), dtype=torch.long),
+            pellet_mask=Binary(p, (n, p), dtype=torch.bool),
+            round_progress=Bounded(0.0, 1.0, (n, 1)),
+            privileged=Composite(
+                pellet_pos=Bounded(0.0, 1.0, (n, p, 2)),
+                is_high_value=Binary(p, (n, p), dtype=torch.bool),
+                shape=(n,),
+            ),
+            events=Composite(
+                pink=Bounded(0, cfg.max_pink, (n, 1), dtype=torch.long),
+                blue=Bounded(0, max(cfg.max_blue, 1), (n, 1), dtype=torch.long),
+                high_value=Bounded(0, 1, (n, 1), dtype=torch.long),
+                shape=(n,),
+            ),
+            shape=(n,),
+        )
+        action_dim = 2 if cfg.action_mode == "velocity" else 1
+        self.action_spec = Bounded(-1.0, 1.0, (n, action_dim))
+        self.reward_spec = Unbounded((n, 1))
+        self.done_spec = Composite(
+            done=Categorical(2, (n, 1), dtype=torch.bool),
+            terminated=Categorical(2, (n, 1), dtype=torch.bool),
+            truncated=Categorical(2, (n, 1), dtype=torch.bool),
+            shape=(n,),
+        )
+
+    def _set_seed(self, seed: int | None) -> None:
+        self.rng = torch.Generator(device=self.device)
+        self.rng.manual_seed(int(seed))
+
+    def _observation(self, events: TensorDictBase | None = None) -> TensorDict:
+        state = self._state
+        out = TensorDict(dynamics.observe(self.config, state), batch_size=self.batch_size, device=self.device)
+        out[PRIVILEGED] = TensorDict(
+            pellet_pos=state["pellet_pos"],
+            is_high_value=torch.nn.functional.one_hot(state["high_value"], self.config.num_pellets).bool(),
+            batch_size=self.batch_size,
+        )
+        if events is None:
+            zeros = torch.zeros(self.num_envs, 1, dtype=torch.long, device=self.device)
+            out["events"] = TensorDict(pink=zeros, blue=zeros, high_value=zeros, batch_size=self.batch_size)
+        else:
+            out["events"] = events.apply(lambda x: x[:, None])
+        return out
+
+    def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
+        cfg = self.config
+        self._state, reward, events = dynamics.step_arena(cfg, self._state, tensordict["action"], self.rng)
+        out = self._observation(events)
+        terminated = dynamics.is_terminated(cfg, events)[:, None]
+        truncated = dynamics.is_truncated(cfg, self._state)[:, None]
+        out["reward"] = reward[:, None]
+        out["terminated"] = terminated
+        out["truncated"] = truncated
+        out["done"] = terminated | truncated
+        return out
+
+    def _reset(self, tensordict: TensorDictBase | None, **kwargs) -> TensorDictBase:
+        reset_mask = None if tensordict is None else tensordict.get("_reset", None)
+        if reset_mask is None:
+            self._state = dynamics.new_arena(self.config, self.num_envs, self.rng, self.device)
+        else:
+            reset_mask = reset_mask.reshape(self.num_envs)
+            rows = dynamics.rows_to_update(reset_mask)
+            fresh = dynamics.new_arena(self.config, rows.shape[0], self.rng, self.device)
+            keep = ~reset_mask[rows]
+            old = self._state[rows]
+            self._state[rows] = fresh.apply(
+                lambda new, prev: torch.where(keep.view(-1, *([1] * (new.ndim - 1))), prev, new), old
+            )
+        out = self._observation()
+        zeros = torch.zeros(self.num_envs, 1, dtype=torch.bool, device=self.device)
+        out.update({"done": zeros, "terminated": zeros, "truncated": zeros})
+        return out
+
+    def get_state(self) -> TensorDict:
+        """A copy of the full state (see :func:`bikkle_rl.envs.dynamics.new_arena` for its keys)."""
+        return self._state.clone()
+
+    def set_state(self, state: TensorDictBase) -> TensorDict:
+        """Installs a full state (e.g. hand-placed agents and pellets) and returns its observation."""
+        expected = dynamics.new_arena(self.config, self.num_envs, None, self.device)
+        missing = set(dynamics.STATE_KEYS) - set(state.keys())
+        if missing:
+            raise KeyError(f"set_state: state is missing keys {sorted(missing)}")
+        installed = TensorDict(batch_size=self.batch_size, device=self.device)
+        for key in dynamics.STATE_KEYS:
+            value = torch.as_tensor(state[key], device=self.device)
+            if value.shape != expected[key].shape:
+                raise ValueError(
+                    f"set_state: {key!r} has shape {tuple(value.shape)}, expected {tuple(expected[key].shape)}"
+                )
+            installed[key] = value.to(expected[key].dtype)
+        self._state = installed
+        out = self._observation()
+        zeros = torch.zeros(self.num_envs, 1, dtype=torch.bool, device=self.device)
+        out.update({"done": zeros, "terminated": zeros, "truncated": zeros})
+        return out

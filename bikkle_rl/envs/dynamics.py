@@ -1,0 +1,216 @@
+"""Pure, batched Bikkle dynamics: tensors in, tensors out, no Python loop over arenas.
+
+State is a TensorDict of batch ``[N]`` (see :func:`new_arena`). Everything here is a function of that state,
+the action and a ``torch.Generator``, so tests can call it on hand-placed states and the env, the gymnasium
+adapter and the renderer all share one implementation.
+
+Spawning follows SPEC: a position is drawn uniformly in the unit square and rejected while it touches a
+blocked position. Instead of an open-ended loop, ``num_candidates`` uniform points are drawn at once and the
+first acceptable one is taken; this is the same distribution as sequential rejection sampling, except in the
+event that every candidate is rejected (probability below 1e-12 by construction of
+``BikkleConfig.num_spawn_candidates``), when the first candidate is kept. Pellets touched in the same step
+are re-spawned one after the other in slot order, each seeing the positions held at that moment, exactly
+like the original's sequential loop.
+
+On CPU only the rows that need a spawn are gathered (cheap ``nonzero``); on other devices every row is
+computed and masked, so that no step synchronises with the host.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from tensordict import TensorDict
+
+from bikkle_rl.envs.config import BikkleConfig
+
+PINK, BLUE = 0, 1
+
+STATE_KEYS = ("agent_pos", "pellet_pos", "pellet_kind", "pellet_mask", "high_value", "round_step", "step_count")
+
+
+def rows_to_update(mask: torch.Tensor) -> torch.Tensor:
+    """Indices of the rows a masked update must compute: the set ones on CPU, all rows elsewhere (no sync)."""
+    if mask.device.type == "cpu":
+        return mask.nonzero().squeeze(-1)
+    return torch.arange(mask.shape[0], device=mask.device)
+
+
+def sample_free_positions(
+    generator: torch.Generator | None,
+    obstacles: torch.Tensor,
+    min_dist_sq: torch.Tensor,
+    num_candidates: int,
+) -> torch.Tensor:
+    """Uniform points in [0, 1]^2 farther than ``sqrt(min_dist_sq)`` from every obstacle.
+
+    obstacles: [R, M, 2]; min_dist_sq: [R, M] (a negative value switches an obstacle off). Returns [R, 2].
+    """
+    rows = obstacles.shape[0]
+    candidates = torch.rand(rows, num_candidates, 2, generator=generator, device=obstacles.device)
+    dx = candidates[..., 0, None] - obstacles[:, None, :, 0]
+    dy = candidates[..., 1, None] - obstacles[:, None, :, 1]
+    blocked = (dx * dx + dy * dy <= min_dist_sq[:, None, :]).any(-1)  # [R, K]
+    first_free = (~blocked).to(torch.uint8).argmax(-1)  # first acceptable candidate (0 if none)
+    return candidates[torch.arange(rows, device=obstacles.device), first_free]
+
+
+def draw_high_value(pellet_kind: torch.Tensor, pellet_mask: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """A uniformly drawn present pink slot per arena: [N] long."""
+    eligible = (pellet_kind == PINK) & pellet_mask
+    scores = torch.rand(pellet_mask.shape, generator=generator, device=pellet_mask.device)
+    return torch.where(eligible, scores, -1.0).argmax(-1)
+
+
+def draw_counts(count_range: tuple[int, int], num: int, generator: torch.Generator | None, device) -> torch.Tensor:
+    """Per-arena pellet counts drawn uniformly from the inclusive range: [N] long."""
+    low, high = count_range
+    if low == high:
+        return torch.full((num,), low, dtype=torch.long, device=device)
+    return torch.randint(low, high + 1, (num,), generator=generator, device=device)
+
+
+def new_arena(cfg: BikkleConfig, num: int, generator: torch.Generator | None, device="cpu") -> TensorDict:
+    """A fresh random layout for ``num`` arenas.
+
+    Keys (batch [N]): ``agent_pos`` [N,2], ``pellet_pos`` [N,P,2] (absolute, privileged), ``pellet_kind`` [N,P]
+    (0 pink, 1 blue; slots ``[0, max_pink)`` pink, the rest blue), ``pellet_mask`` [N,P] bool (present),
+    ``high_value`` [N] (slot index, privileged), ``round_step`` [N], ``step_count`` [N].
+    Pellets are placed one slot at a time, none touching another; then the agent, touching none.
+    """
+    slots = torch.arange(cfg.num_pellets, device=device)
+    kind = (slots >= cfg.max_pink).long().expand(num, -1).clone()
+    num_pink = draw_counts(cfg.pink_range, num, generator, device)
+    num_blue = draw_counts(cfg.blue_range, num, generator, device)
+    mask = torch.where(kind == PINK, slots < num_pink[:, None], slots - cfg.max_pink < num_blue[:, None])
+
+    pellet_pos = torch.zeros(num, cfg.num_pellets, 2, device=device)
+    pellet_gap_sq = (2 * cfg.pellet_radius) ** 2
+    for slot in range(cfg.num_pellets):
+        min_dist_sq = torch.where(mask[:, :slot], pellet_gap_sq, -1.0)
+        pellet_pos[:, slot] = sample_free_positions(generator, pellet_pos[:, :slot], min_dist_sq, cfg.num_spawn_candidates)
+    agent_pos = sample_free_positions(
+        generator, pellet_pos, torch.where(mask, cfg.touch_distance**2, -1.0), cfg.num_spawn_candidates
+    )
+    if cfg.start_round_step == "uniform":
+        round_step = torch.randint(0, cfg.round_len, (num,), generator=generator, device=device)
+    else:
+        round_step = torch.zeros(num, dtype=torch.long, device=device)
+    return TensorDict(
+        agent_pos=agent_pos,
+        pellet_pos=pellet_pos,
+        pellet_kind=kind,
+        pellet_mask=mask,
+        high_value=draw_high_value(kind, mask, generator),
+        round_step=round_step,
+        step_count=torch.zeros(num, dtype=torch.long, device=device),
+        batch_size=[num],
+        device=device,
+    )
+
+
+def move_agent(cfg: BikkleConfig, agent_pos: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """Applies an action ([N,2] velocity or [N,1] heading, both in [-1, 1]) and clamps into the arena."""
+    if cfg.action_mode == "velocity":
+        delta = action.clamp(-1.0, 1.0) * cfg.max_speed
+    else:
+        angle = action[..., 0].clamp(-1.0, 1.0) * math.pi
+        delta = torch.stack((angle.cos(), angle.sin()), -1) * cfg.max_speed
+    return (agent_pos + delta).clamp(0.0, 1.0)
+
+
+def high_value_reward(cfg: BikkleConfig, round_step: torch.Tensor) -> torch.Tensor:
+    """``max(pink_reward, high_value_reward * (round_len - round_step) / round_len)``: [N]."""
+    decay = (cfg.round_len - round_step).float() / cfg.round_len
+    return (cfg.high_value_reward * decay).clamp_min(cfg.pink_reward)
+
+
+def respawn(cfg: BikkleConfig, pellet_pos: torch.Tensor, pellet_mask: torch.Tensor, touched: torch.Tensor,
+            generator: torch.Generator | None) -> torch.Tensor:
+    """New pellet positions [N,P,2] with every touched pellet re-spawned, slot after slot.
+
+    A re-spawned pellet touches no pellet position held at that moment, its own old position included.
+    """
+    pellet_pos = pellet_pos.clone()
+    min_dist_sq_all = torch.where(pellet_mask, (2 * cfg.pellet_radius) ** 2, -1.0)
+    for slot in range(cfg.num_pellets):
+        rows = rows_to_update(touched[:, slot])
+        spawned = sample_free_positions(generator, pellet_pos[rows], min_dist_sq_all[rows], cfg.num_spawn_candidates)
+        pellet_pos[rows, slot] = torch.where(touched[rows, slot, None], spawned, pellet_pos[rows, slot])
+    return pellet_pos
+
+
+def step_arena(cfg: BikkleConfig, state: TensorDict, action: torch.Tensor, generator: torch.Generator | None
+               ) -> tuple[TensorDict, torch.Tensor, TensorDict]:
+    """One step for every arena.
+
+    Returns ``(next_state, reward [N], events)`` where ``events`` holds per-arena touch counts
+    ``pink``, ``blue``, ``high_value`` ([N] long). Termination and truncation are read off ``next_state``
+    by :func:`is_terminated` / :func:`is_truncated`.
+    """
+    pellet_pos, kind, mask = state["pellet_pos"], state["pellet_kind"], state["pellet_mask"]
+    agent_pos = move_agent(cfg, state["agent_pos"], action)
+
+    dist_new = (pellet_pos - agent_pos[:, None]).norm(dim=-1)
+    touched = (dist_new <= cfg.touch_distance) & mask
+    is_pink = kind == PINK
+    is_high = torch.nn.functional.one_hot(state["high_value"], cfg.num_pellets).bool()
+    value = torch.where(is_pink, cfg.pink_reward, cfg.blue_reward).expand_as(dist_new)
+    value = torch.where(is_high, high_value_reward(cfg, state["round_step"])[:, None], value)
+    reward = (touched * value).sum(-1)
+    if cfg.shaping:
+        dist_old = (pellet_pos - state["agent_pos"][:, None]).norm(dim=-1)
+        sign = torch.where(is_pink, -1.0, 1.0) * mask
+        reward = reward + cfg.shaping * (sign * (dist_new - dist_old)).sum(-1)
+
+    high_touched = (touched & is_high).any(-1)
+    round_step = state["round_step"] + 1
+    round_over = round_step >= cfg.round_len
+    round_step = torch.where(round_over, 0, round_step)
+    pellet_pos = respawn(cfg, pellet_pos, mask, touched, generator)
+    redrawn = draw_high_value(kind, mask, generator)
+    high_value = torch.where(high_touched | round_over, redrawn, state["high_value"])
+
+    events = TensorDict(
+        pink=(touched & is_pink).sum(-1),
+        blue=(touched & ~is_pink).sum(-1),
+        high_value=high_touched.long(),
+        batch_size=state.batch_size,
+    )
+    next_state = TensorDict(
+        agent_pos=agent_pos,
+        pellet_pos=pellet_pos,
+        pellet_kind=kind,
+        pellet_mask=mask,
+        high_value=high_value,
+        round_step=round_step,
+        step_count=state["step_count"] + 1,
+        batch_size=state.batch_size,
+    )
+    return next_state, reward, events
+
+
+def is_terminated(cfg: BikkleConfig, events: TensorDict) -> torch.Tensor:
+    """[N] bool: in ``episodic`` mode an episode ends on any touch; ``continuing`` never terminates."""
+    if cfg.episode_mode == "continuing":
+        return torch.zeros_like(events["pink"], dtype=torch.bool)
+    return (events["pink"] + events["blue"]) > 0
+
+
+def is_truncated(cfg: BikkleConfig, state: TensorDict) -> torch.Tensor:
+    """[N] bool: the episode reached ``max_steps``."""
+    return state["step_count"] >= cfg.max_steps
+
+
+def observe(cfg: BikkleConfig, state: TensorDict) -> dict[str, torch.Tensor]:
+    """The policy-visible observation of a state (absent pellets read as zeros)."""
+    mask = state["pellet_mask"]
+    pellet_rel = (state["pellet_pos"] - state["agent_pos"][:, None]) * mask[..., None]
+    return {
+        "agent_pos": state["agent_pos"],
+        "pellet_rel": pellet_rel,
+        "pellet_kind": state["pellet_kind"],
+        "pellet_mask": mask,
+        "round_progress": (state["round_step"].float() / cfg.round_len)[:, None],
+    }
