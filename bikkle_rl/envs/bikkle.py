@@ -146,6 +146,21 @@ class BikkleEnv(EnvBase):
         out.update({"done": zeros, "terminated": zeros, "truncated": zeros})
         return out
 
+    def _check_layout(self, state: TensorDictBase) -> None:
+        """A state must keep the slot layout the dynamics rely on: pinks first, present slots first per kind."""
+        layout = dynamics.new_arena(self.config, 1, None, self.device)["pellet_kind"]
+        if not (state["pellet_kind"] == layout).all():
+            raise ValueError(f"set_state: pellet_kind must be {layout[0].tolist()} in every arena (pinks first)")
+        mask, max_pink = state["pellet_mask"], self.config.max_pink
+        for name, part in (("pink", mask[:, :max_pink]), ("blue", mask[:, max_pink:])):
+            if (part[:, 1:] & ~part[:, :-1]).any():
+                raise ValueError(f"set_state: present {name} pellets must fill the first {name} slots")
+        if not mask[:, :max_pink].any(-1).all():
+            raise ValueError("set_state: every arena needs at least one present pink pellet")
+        high = state["high_value"]
+        if ((high < 0) | (high >= max_pink)).any() or not mask.gather(1, high[:, None].clamp(0, max_pink - 1)).all():
+            raise ValueError("set_state: high_value must index a present pink slot")
+
     def get_state(self) -> TensorDict:
         """A copy of the full state (see :func:`bikkle_rl.envs.dynamics.new_arena` for its keys)."""
         return self._state.clone()
@@ -164,6 +179,7 @@ class BikkleEnv(EnvBase):
                     f"set_state: {key!r} has shape {tuple(value.shape)}, expected {tuple(expected[key].shape)}"
                 )
             installed[key] = value.to(expected[key].dtype)
+        self._check_layout(installed)
         self._state = installed
         out = self._observation()
         zeros = torch.zeros(self.num_envs, 1, dtype=torch.bool, device=self.device)

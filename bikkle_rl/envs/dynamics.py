@@ -12,7 +12,7 @@ event that every candidate is rejected (probability below 1e-12 by construction 
 are re-spawned one after the other in slot order, each seeing the positions held at that moment, exactly
 like the original's sequential loop.
 
-On CPU only the rows that need a spawn are gathered (cheap ``nonzero``); on other devices every row is
+On CPU only the arenas that need a spawn are gathered (a cheap ``nonzero``); on other devices every arena is
 computed and masked, so that no step synchronises with the host.
 """
 
@@ -37,30 +37,30 @@ def rows_to_update(mask: torch.Tensor) -> torch.Tensor:
     return torch.arange(mask.shape[0], device=mask.device)
 
 
-def sample_free_positions(
-    generator: torch.Generator | None,
-    obstacles: torch.Tensor,
-    min_dist_sq: torch.Tensor,
-    num_candidates: int,
-) -> torch.Tensor:
-    """Uniform points in [0, 1]^2 farther than ``sqrt(min_dist_sq)`` from every obstacle.
+def first_free(candidates: torch.Tensor, obstacles: torch.Tensor, min_dist_sq: torch.Tensor) -> torch.Tensor:
+    """The first candidate farther than ``sqrt(min_dist_sq)`` from every obstacle (the first one if none is).
 
-    obstacles: [R, M, 2]; min_dist_sq: [R, M] (a negative value switches an obstacle off). Returns [R, 2].
+    candidates: [R, K, 2]; obstacles: [R, M, 2]; min_dist_sq: [R, M] (a negative value switches an obstacle
+    off). Returns [R, 2].
     """
-    rows = obstacles.shape[0]
-    candidates = torch.rand(rows, num_candidates, 2, generator=generator, device=obstacles.device)
     dx = candidates[..., 0, None] - obstacles[:, None, :, 0]
     dy = candidates[..., 1, None] - obstacles[:, None, :, 1]
     blocked = (dx * dx + dy * dy <= min_dist_sq[:, None, :]).any(-1)  # [R, K]
-    first_free = (~blocked).to(torch.uint8).argmax(-1)  # first acceptable candidate (0 if none)
-    return candidates[torch.arange(rows, device=obstacles.device), first_free]
+    first = (~blocked).to(torch.uint8).argmax(-1, keepdim=True)  # argmax returns the first maximum
+    return candidates.gather(1, first[..., None].expand(-1, 1, 2)).squeeze(1)
 
 
-def draw_high_value(pellet_kind: torch.Tensor, pellet_mask: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """A uniformly drawn present pink slot per arena: [N] long."""
-    eligible = (pellet_kind == PINK) & pellet_mask
-    scores = torch.rand(pellet_mask.shape, generator=generator, device=pellet_mask.device)
-    return torch.where(eligible, scores, -1.0).argmax(-1)
+def spawn_candidates(cfg: BikkleConfig, rows: int, slots: int, generator: torch.Generator | None, device
+                     ) -> torch.Tensor:
+    """Uniform candidate points for ``slots`` spawns in each of ``rows`` arenas: [R, S, K, 2]."""
+    return torch.rand(rows, slots, cfg.num_spawn_candidates, 2, generator=generator, device=device)
+
+
+def draw_high_value(pellet_mask: torch.Tensor, max_pink: int, generator: torch.Generator | None) -> torch.Tensor:
+    """A uniformly drawn present pink slot per arena: [N] long (present pinks are slots ``[0, num_pink)``)."""
+    num_pink = pellet_mask[:, :max_pink].sum(-1)
+    uniform = torch.rand(num_pink.shape, generator=generator, device=pellet_mask.device)
+    return (uniform * num_pink).long().clamp_max(num_pink - 1)
 
 
 def draw_counts(count_range: tuple[int, int], num: int, generator: torch.Generator | None, device) -> torch.Tensor:
@@ -85,14 +85,13 @@ def new_arena(cfg: BikkleConfig, num: int, generator: torch.Generator | None, de
     num_blue = draw_counts(cfg.blue_range, num, generator, device)
     mask = torch.where(kind == PINK, slots < num_pink[:, None], slots - cfg.max_pink < num_blue[:, None])
 
+    candidates = spawn_candidates(cfg, num, cfg.num_pellets + 1, generator, device)
     pellet_pos = torch.zeros(num, cfg.num_pellets, 2, device=device)
     pellet_gap_sq = (2 * cfg.pellet_radius) ** 2
     for slot in range(cfg.num_pellets):
         min_dist_sq = torch.where(mask[:, :slot], pellet_gap_sq, -1.0)
-        pellet_pos[:, slot] = sample_free_positions(generator, pellet_pos[:, :slot], min_dist_sq, cfg.num_spawn_candidates)
-    agent_pos = sample_free_positions(
-        generator, pellet_pos, torch.where(mask, cfg.touch_distance**2, -1.0), cfg.num_spawn_candidates
-    )
+        pellet_pos[:, slot] = first_free(candidates[:, slot], pellet_pos[:, :slot], min_dist_sq)
+    agent_pos = first_free(candidates[:, -1], pellet_pos, torch.where(mask, cfg.touch_distance**2, -1.0))
     if cfg.start_round_step == "uniform":
         round_step = torch.randint(0, cfg.round_len, (num,), generator=generator, device=device)
     else:
@@ -102,7 +101,7 @@ def new_arena(cfg: BikkleConfig, num: int, generator: torch.Generator | None, de
         pellet_pos=pellet_pos,
         pellet_kind=kind,
         pellet_mask=mask,
-        high_value=draw_high_value(kind, mask, generator),
+        high_value=draw_high_value(mask, cfg.max_pink, generator),
         round_step=round_step,
         step_count=torch.zeros(num, dtype=torch.long, device=device),
         batch_size=[num],
@@ -132,12 +131,15 @@ def respawn(cfg: BikkleConfig, pellet_pos: torch.Tensor, pellet_mask: torch.Tens
 
     A re-spawned pellet touches no pellet position held at that moment, its own old position included.
     """
-    pellet_pos = pellet_pos.clone()
-    min_dist_sq_all = torch.where(pellet_mask, (2 * cfg.pellet_radius) ** 2, -1.0)
+    rows = rows_to_update(touched.any(-1))
+    positions, hit = pellet_pos[rows], touched[rows]
+    min_dist_sq = torch.where(pellet_mask[rows], (2 * cfg.pellet_radius) ** 2, -1.0)
+    candidates = spawn_candidates(cfg, rows.shape[0], cfg.num_pellets, generator, pellet_pos.device)
     for slot in range(cfg.num_pellets):
-        rows = rows_to_update(touched[:, slot])
-        spawned = sample_free_positions(generator, pellet_pos[rows], min_dist_sq_all[rows], cfg.num_spawn_candidates)
-        pellet_pos[rows, slot] = torch.where(touched[rows, slot, None], spawned, pellet_pos[rows, slot])
+        spawned = first_free(candidates[:, slot], positions, min_dist_sq)
+        positions[:, slot] = torch.where(hit[:, slot, None], spawned, positions[:, slot])
+    pellet_pos = pellet_pos.clone()
+    pellet_pos[rows] = positions
     return pellet_pos
 
 
@@ -152,24 +154,25 @@ def step_arena(cfg: BikkleConfig, state: TensorDict, action: torch.Tensor, gener
     pellet_pos, kind, mask = state["pellet_pos"], state["pellet_kind"], state["pellet_mask"]
     agent_pos = move_agent(cfg, state["agent_pos"], action)
 
-    dist_new = (pellet_pos - agent_pos[:, None]).norm(dim=-1)
-    touched = (dist_new <= cfg.touch_distance) & mask
+    offset = pellet_pos - agent_pos[:, None]
+    dist_sq = offset.pow(2).sum(-1)
+    touched = (dist_sq <= cfg.touch_distance**2) & mask
     is_pink = kind == PINK
     is_high = torch.nn.functional.one_hot(state["high_value"], cfg.num_pellets).bool()
-    value = torch.where(is_pink, cfg.pink_reward, cfg.blue_reward).expand_as(dist_new)
+    value = torch.where(is_pink, cfg.pink_reward, cfg.blue_reward)
     value = torch.where(is_high, high_value_reward(cfg, state["round_step"])[:, None], value)
     reward = (touched * value).sum(-1)
     if cfg.shaping:
         dist_old = (pellet_pos - state["agent_pos"][:, None]).norm(dim=-1)
         sign = torch.where(is_pink, -1.0, 1.0) * mask
-        reward = reward + cfg.shaping * (sign * (dist_new - dist_old)).sum(-1)
+        reward = reward + cfg.shaping * (sign * (dist_sq.sqrt() - dist_old)).sum(-1)
 
     high_touched = (touched & is_high).any(-1)
     round_step = state["round_step"] + 1
     round_over = round_step >= cfg.round_len
     round_step = torch.where(round_over, 0, round_step)
     pellet_pos = respawn(cfg, pellet_pos, mask, touched, generator)
-    redrawn = draw_high_value(kind, mask, generator)
+    redrawn = draw_high_value(mask, cfg.max_pink, generator)
     high_value = torch.where(high_touched | round_over, redrawn, state["high_value"])
 
     events = TensorDict(
