@@ -102,6 +102,7 @@ class BikkleEnv(EnvBase):
         self.rng.manual_seed(int(seed))
 
     def _observation(self, events: TensorDictBase | None = None) -> TensorDict:
+        """Observation of the current state; without ``events`` it is a fresh start (no touches, not done)."""
         state = self._state
         out = TensorDict(dynamics.observe(self.config, state), batch_size=self.batch_size, device=self.device)
         out[PRIVILEGED] = TensorDict(
@@ -112,6 +113,8 @@ class BikkleEnv(EnvBase):
         if events is None:
             zeros = torch.zeros(self.num_envs, 1, dtype=torch.long, device=self.device)
             out["events"] = TensorDict(pink=zeros, blue=zeros, high_value=zeros, batch_size=self.batch_size)
+            not_done = torch.zeros(self.num_envs, 1, dtype=torch.bool, device=self.device)
+            out.update({"done": not_done, "terminated": not_done, "truncated": not_done})
         else:
             out["events"] = events.apply(lambda x: x[:, None])
         return out
@@ -129,22 +132,12 @@ class BikkleEnv(EnvBase):
         return out
 
     def _reset(self, tensordict: TensorDictBase | None, **kwargs) -> TensorDictBase:
-        reset_mask = None if tensordict is None else tensordict.get("_reset", None)
-        if reset_mask is None:
+        reset = None if tensordict is None else tensordict.get("_reset", None)
+        if reset is None:
             self._state = dynamics.new_arena(self.config, self.num_envs, self.rng, self.device)
         else:
-            reset_mask = reset_mask.reshape(self.num_envs)
-            rows = dynamics.rows_to_update(reset_mask)
-            fresh = dynamics.new_arena(self.config, rows.shape[0], self.rng, self.device)
-            keep = ~reset_mask[rows]
-            old = self._state[rows]
-            self._state[rows] = fresh.apply(
-                lambda new, prev: torch.where(keep.view(-1, *([1] * (new.ndim - 1))), prev, new), old
-            )
-        out = self._observation()
-        zeros = torch.zeros(self.num_envs, 1, dtype=torch.bool, device=self.device)
-        out.update({"done": zeros, "terminated": zeros, "truncated": zeros})
-        return out
+            self._state = dynamics.reset_arenas(self.config, self._state, reset.reshape(self.num_envs), self.rng)
+        return self._observation()
 
     def _check_layout(self, state: TensorDictBase) -> None:
         """A state must keep the slot layout the dynamics rely on: pinks first, present slots first per kind."""
@@ -181,7 +174,4 @@ class BikkleEnv(EnvBase):
             installed[key] = value.to(expected[key].dtype)
         self._check_layout(installed)
         self._state = installed
-        out = self._observation()
-        zeros = torch.zeros(self.num_envs, 1, dtype=torch.bool, device=self.device)
-        out.update({"done": zeros, "terminated": zeros, "truncated": zeros})
-        return out
+        return self._observation()

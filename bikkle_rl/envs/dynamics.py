@@ -109,6 +109,18 @@ def new_arena(cfg: BikkleConfig, num: int, generator: torch.Generator | None, de
     )
 
 
+def reset_arenas(cfg: BikkleConfig, state: TensorDict, reset: torch.Tensor, generator: torch.Generator | None
+                 ) -> TensorDict:
+    """``state`` with a fresh layout in every arena where ``reset`` [N] is True, the others untouched."""
+    rows = rows_to_update(reset)
+    fresh = new_arena(cfg, rows.shape[0], generator, state.device)
+    keep = ~reset[rows]
+    state = state.clone()
+    state[rows] = fresh.apply(lambda new, old: torch.where(keep.view(-1, *([1] * (new.ndim - 1))), old, new),
+                              state[rows])
+    return state
+
+
 def move_agent(cfg: BikkleConfig, agent_pos: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     """Applies an action ([N,2] velocity or [N,1] heading, both in [-1, 1]) and clamps into the arena."""
     if cfg.action_mode == "velocity":
