@@ -2,5 +2,7 @@
 
 from bikkle_rl.envs.bikkle import PRIVILEGED, BikkleEnv
 from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.envs.render import render_frames
+from bikkle_rl.envs.video import save_video
 
-__all__ = ["BikkleConfig", "BikkleEnv", "PRIVILEGED"]
+__all__ = ["PRIVILEGED", "BikkleConfig", "BikkleEnv", "render_frames", "save_video"]

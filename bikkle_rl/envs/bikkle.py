@@ -9,6 +9,7 @@ from torchrl.envs import EnvBase
 
 from bikkle_rl.envs import dynamics
 from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.envs.render import render_frames
 
 PRIVILEGED = "privileged"
 """Nested key of the privileged observations: never feed these to a policy (gaze sources read them)."""
@@ -153,6 +154,15 @@ class BikkleEnv(EnvBase):
         high = state["high_value"]
         if ((high < 0) | (high >= max_pink)).any() or not mask.gather(1, high[:, None].clamp(0, max_pink - 1)).all():
             raise ValueError("set_state: high_value must index a present pink slot")
+
+    def render(self, mode: str = "agent", size: int = 128, gaze: torch.Tensor | None = None,
+               gaze_valid: torch.Tensor | None = None) -> torch.Tensor:
+        """RGB frames of every arena: uint8 [N, size, size, 3] on the env's device (see :mod:`bikkle_rl.envs.render`).
+
+        ``mode="human"`` shows the high-value pellet green, the round progress and, given ``gaze`` [N,2] and
+        ``gaze_valid`` [N] or [N,1], a gaze cross (valid) or a red border (invalid).
+        """
+        return render_frames(self.config, self._state, mode=mode, size=size, gaze=gaze, gaze_valid=gaze_valid)
 
     def get_state(self) -> TensorDict:
         """A copy of the full state (see :func:`bikkle_rl.envs.dynamics.new_arena` for its keys)."""
