@@ -1,0 +1,53 @@
+"""Named evaluation protocols (arena settings) and gaze scenarios, turned into evaluation env stacks.
+
+- ``seed``: the original's protocol: 1 pink + 1 blue, continuing, 200 steps, gaze valid on 25 % of steps.
+  With one pink pellet gaze has nothing to add: it checks the agent plays the arena well under any gaze.
+- ``gaze-value``: 3 pink + 3 blue, continuing, 200 steps: only gaze tells which pink is high-value, so the
+  difference between ``correlated`` and ``uniform`` gaze measures what the signal is worth.
+
+A scenario names the gaze source (``correlated``, ``uniform``, ``none``, ``oracle``, ``realistic``). Sources
+that model their own validity (``oracle``, ``realistic``) keep it; the others are valid on ``p_valid`` of steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "seed": {"env": {"num_pink": 1, "num_blue": 1}, "p_valid": 0.25},
+    "gaze-value": {"env": {"num_pink": 3, "num_blue": 3}, "p_valid": 0.25},
+}
+EVALUATION_ARENA = {"episode_mode": "continuing", "max_steps": 200, "start_round_step": "zero"}
+SCENARIOS = ("correlated", "uniform", "none", "oracle", "realistic")
+SELF_TIMED_SOURCES = ("oracle", "realistic")
+
+
+def scenario_gaze(scenario: str, p_valid: float, base_gaze: dict | None = None) -> dict:
+    """The gaze config of a scenario; ``base_gaze`` keeps the training run's ``hold`` and ``max_age``."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown gaze scenario {scenario!r}; choose one of {SCENARIOS}")
+    kept = {key: base_gaze[key] for key in ("hold", "max_age") if base_gaze and key in base_gaze}
+    gaze = {"source": scenario, **kept}
+    if scenario not in SELF_TIMED_SOURCES:
+        gaze["p_valid"] = p_valid
+    return gaze
+
+
+def evaluation_stack(train_stack: dict, protocol: str, scenario: str, num_envs: int) -> dict:
+    """The env stack of an evaluation: the run's transforms, the protocol's arena, the scenario's gaze.
+
+    Reward normalisation is dropped (returns are summed from the raw reward and no policy reads it).
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown evaluation protocol {protocol!r}; choose one of {sorted(PROTOCOLS)}")
+    spec = PROTOCOLS[protocol]
+    arena = {**train_stack.get("env", {}), **spec["env"], **EVALUATION_ARENA}
+    gaze = train_stack.get("gaze")
+    base_gaze = gaze if isinstance(gaze, dict) and gaze.get("source") != "mixture" else None
+    return {
+        **train_stack,
+        "env": arena,
+        "num_envs": num_envs,
+        "gaze": scenario_gaze(scenario, spec["p_valid"], base_gaze),
+        "reward_norm": None,
+    }

@@ -1,0 +1,143 @@
+"""Builders shared by the training recipes: device, env, algorithm, collector, checkpoints of a run.
+
+A run's config (``recipes/conf/train.yaml``) holds the env stack fields of
+:class:`~bikkle_rl.envs.make_env.EnvStackConfig` at its top level (``env``, ``num_envs``, ``device``, ``stack``,
+``transforms``, ``gaze``, ``reward_norm``, ``oracle``) beside ``model``, ``algo``, ``logger`` and the run's
+own settings. PPO and SAC share everything here and differ only in their ``algo`` object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torchrl.collectors import Collector
+from torchrl.envs import TransformedEnv
+
+from bikkle_rl.checkpoint import (
+    CheckpointError,
+    capture_rng_state,
+    load_checkpoint,
+    load_state,
+    restore_rng_state,
+)
+from bikkle_rl.envs.make_env import EnvStackConfig, make_env
+from bikkle_rl.envs.transforms import RewardNormalization
+from bikkle_rl.losses.ppo import PPO, PPOConfig
+from bikkle_rl.modules import ModelConfig, make_actor, make_critic
+
+ENV_STACK_KEYS = tuple(f.name for f in dataclasses.fields(EnvStackConfig))
+CHECKPOINT_KEYS = ("algo", "transforms", "frames", "iterations", "rng", "config")
+
+
+def to_container(cfg: Any) -> dict:
+    """A plain dict of a (possibly OmegaConf) config."""
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:1``... or ``auto`` (CUDA when available)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} but CUDA is not available; use device=cpu or device=auto")
+    return device
+
+
+def env_stack(cfg: Any, **overrides: Any) -> dict:
+    """The env-stack part of a run config (what :func:`make_env` reads), with overrides applied."""
+    plain = to_container(cfg)
+    return {**{key: plain[key] for key in ENV_STACK_KEYS if key in plain}, **overrides}
+
+
+def make_train_env(cfg: Any, device: torch.device, seed: int) -> TransformedEnv:
+    return make_env(env_stack(cfg, device=str(device)), seed=seed)
+
+
+def cudagraphs_available(requested: bool, device: torch.device) -> bool:
+    """CUDA graphs only run on CUDA: on other devices a request warns and falls back to eager."""
+    if requested and device.type != "cuda":
+        warnings.warn(f"cudagraphs=true needs a CUDA device, got {device}; running eagerly", stacklevel=2)
+        return False
+    return requested
+
+
+def make_algorithm(cfg: Any, env: TransformedEnv, total_iterations: int, device: torch.device):
+    """The training algorithm (PPO or SAC) with fresh networks for ``env``, on ``device``."""
+    plain = to_container(cfg)
+    model_cfg = ModelConfig(**plain["model"])
+    algo_cfg = dict(plain["algo"])
+    name = algo_cfg.get("name")
+    cudagraphs = cudagraphs_available(bool(plain.get("cudagraphs", False)), device)
+    if name == "ppo":
+        actor, critic = make_actor(model_cfg, env).to(device), make_critic(model_cfg, env).to(device)
+        return PPO(PPOConfig(**algo_cfg), actor, critic, total_updates=total_iterations,
+                   compile=bool(plain.get("compile", False)), cudagraphs=cudagraphs)
+    if name == "sac":
+        from bikkle_rl.losses.sac import SAC, SACConfig
+
+        return SAC(SACConfig(**algo_cfg), model_cfg, env, device=device,
+                   compile=bool(plain.get("compile", False)), cudagraphs=cudagraphs)
+    raise ValueError(f"algo.name must be 'ppo' or 'sac', got {name!r}")
+
+
+def make_collector(cfg: Any, env: TransformedEnv, algo, total_frames: int, device: torch.device) -> Collector:
+    """A torchrl ``Collector`` stepping the batched env in-process on the training device."""
+    plain = to_container(cfg)
+    frames_per_batch = env.batch_size.numel() * int(plain["algo"]["frames_per_env"])
+    compile_policy = {"fullgraph": False} if plain.get("compile", False) else None
+    cudagraph_policy = cudagraphs_available(bool(plain.get("cudagraphs", False)), device) or None
+    return Collector(
+        env,
+        algo.collection_policy,
+        frames_per_batch=frames_per_batch,
+        total_frames=max(total_frames, frames_per_batch),
+        device=device,
+        init_random_frames=getattr(algo, "init_random_frames", None),
+        compile_policy=compile_policy,
+        cudagraph_policy=cudagraph_policy,
+    )
+
+
+def reward_normalizer(env: TransformedEnv) -> RewardNormalization | None:
+    """The env's reward normaliser, if its stack has one."""
+    found = [t for t in env.transform if isinstance(t, RewardNormalization)]
+    return found[0] if found else None
+
+
+def checkpoint_payload(cfg: Any, algo, env: TransformedEnv, frames: int, iterations: int) -> dict:
+    """Everything a resumed run needs: networks, optimizers, env-transform statistics, counters, RNGs, config."""
+    return {
+        "algo": algo.state_dict(),
+        "transforms": env.transform.state_dict(),
+        "frames": frames,
+        "iterations": iterations,
+        "rng": capture_rng_state({"env": env.base_env.rng}),
+        "config": to_container(cfg),
+    }
+
+
+def resume_from(path: str | Path, algo, env: TransformedEnv) -> tuple[int, int]:
+    """Restores a run's checkpoint into ``algo`` and ``env``; returns ``(frames, iterations)`` done so far.
+
+    Episodes in flight at the checkpoint are not restored: the env starts fresh episodes.
+    """
+    payload = load_checkpoint(path, expected=dict.fromkeys(CHECKPOINT_KEYS))
+    load_state(algo, payload["algo"], path, "algo")
+    load_state(env.transform, payload["transforms"], path, "transforms")
+    restore_rng_state(payload["rng"], {"env": env.base_env.rng})
+    return int(payload["frames"]), int(payload["iterations"])
+
+
+def init_weights_from(path: str | Path, algo) -> None:
+    """Starts a new run from a checkpoint's network weights (optimizer and counters start fresh)."""
+    payload = load_checkpoint(path, expected={"algo": None})
+    try:
+        algo.load_weights(payload["algo"])
+    except (RuntimeError, KeyError) as error:
+        raise CheckpointError(f"checkpoint {str(path)!r}: weights do not fit this model: {error}") from error

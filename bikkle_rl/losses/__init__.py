@@ -1,0 +1,1 @@
+"""Loss builders: clipped PPO and SAC on torchrl objectives, with their optimizers."""

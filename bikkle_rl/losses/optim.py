@@ -1,0 +1,48 @@
+"""Optimizer settings shared by the PPO and SAC builders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class OptimConfig:
+    """Adam with optional linear learning-rate annealing to zero and global-norm gradient clipping."""
+
+    lr: float = 3e-4
+    eps: float = 1e-5
+    anneal_lr: bool = True
+    max_grad_norm: float | None = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ValueError(f"optim.lr must be > 0, got {self.lr!r}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(f"optim.max_grad_norm must be > 0 or null, got {self.max_grad_norm!r}")
+
+
+def make_optimizer(cfg: OptimConfig, parameters: Iterable[torch.nn.Parameter], capturable: bool = False
+                   ) -> torch.optim.Adam:
+    """Adam over the parameters that require grad (a frozen part stays bit-identical).
+
+    ``capturable`` keeps the optimizer's state and learning rate on device (required inside a CUDA graph).
+    """
+    trainable = [p for p in parameters if p.requires_grad]
+    if not trainable:
+        raise ValueError("make_optimizer: no parameter requires grad (is everything frozen?)")
+    lr = torch.tensor(cfg.lr, device=trainable[0].device) if capturable else cfg.lr
+    return torch.optim.Adam(trainable, lr=lr, eps=cfg.eps, capturable=capturable)
+
+
+def clip_and_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters: Iterable[torch.nn.Parameter],
+                  max_grad_norm: float | None) -> torch.Tensor:
+    """Backward, optional global-norm clipping, optimizer step; returns the gradient norm before clipping."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    params = [p for p in parameters if p.grad is not None]
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm if max_grad_norm else float("inf"))
+    optimizer.step()
+    return grad_norm

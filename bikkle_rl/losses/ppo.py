@@ -1,0 +1,151 @@
+"""Clipped PPO on torchrl's ``ClipPPOLoss`` and ``GAE``: config and the update of one collected batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from tensordict import TensorDictBase
+from tensordict.nn import CudaGraphModule
+from torchrl.modules import ProbabilisticActor, ValueOperator
+from torchrl.objectives import ClipPPOLoss
+from torchrl.objectives.value import GAE
+
+from bikkle_rl.losses.optim import OptimConfig, clip_and_step, make_optimizer
+
+
+@dataclass
+class PPOConfig:
+    """PPO hyper-parameters (the ``algo=ppo`` config group).
+
+    Advantages are computed once per collected batch (GAE over ``[num_envs, frames_per_env]``): truncated
+    episodes bootstrap from the critic's value of the last observation, terminated ones do not.
+    """
+
+    name: str = "ppo"
+    frames_per_env: int = 64
+    epochs: int = 4
+    minibatches: int = 4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_epsilon: float = 0.2
+    clip_value: float | None = None
+    entropy_coeff: float = 0.0
+    critic_coeff: float = 0.5
+    normalize_advantage: bool = True
+    target_kl: float | None = None
+    optim: OptimConfig = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if isinstance(self.optim, dict) or self.optim is None:
+            self.optim = OptimConfig(**(self.optim or {}))
+        for name in ("frames_per_env", "epochs", "minibatches"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"algo.{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"algo.{name} must lie in [0, 1], got {getattr(self, name)!r}")
+        if not self.clip_epsilon > 0:
+            raise ValueError(f"algo.clip_epsilon must be > 0, got {self.clip_epsilon!r}")
+        if self.target_kl is not None and not self.target_kl > 0:
+            raise ValueError(f"algo.target_kl must be > 0 or null, got {self.target_kl!r}")
+        if self.entropy_coeff < 0 or self.critic_coeff < 0:
+            raise ValueError("algo.entropy_coeff and algo.critic_coeff must be >= 0")
+
+
+def explained_variance(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - Var[target - value] / Var[target]: 1 is a perfect critic, 0 no better than a constant."""
+    return 1 - (target - value).var() / target.var().clamp_min(1e-8)
+
+
+class PPO:
+    """Owns the PPO loss, advantage estimator and optimizer; ``update(batch)`` trains on one collected batch.
+
+    ``compile`` wraps the minibatch step in ``torch.compile``; ``cudagraphs`` (CUDA only) captures it in a
+    ``CudaGraphModule`` with a capturable optimizer, so a replay reuses the captured kernels.
+    """
+
+    def __init__(self, cfg: PPOConfig, actor: ProbabilisticActor, critic: ValueOperator, total_updates: int,
+                 compile: bool = False, cudagraphs: bool = False):
+        self.cfg = cfg
+        self.actor, self.critic = actor, critic
+        self.loss = ClipPPOLoss(
+            actor_network=actor,
+            critic_network=critic,
+            clip_epsilon=cfg.clip_epsilon,
+            entropy_bonus=cfg.entropy_coeff > 0,
+            entropy_coeff=cfg.entropy_coeff,
+            critic_coeff=cfg.critic_coeff,
+            loss_critic_type="l2",
+            normalize_advantage=cfg.normalize_advantage,
+            clip_value=cfg.clip_value,
+        )
+        self.advantage = GAE(gamma=cfg.gamma, lmbda=cfg.gae_lambda, value_network=critic, average_gae=False)
+        self.optimizer = make_optimizer(cfg.optim, self.loss.parameters(), capturable=cudagraphs)
+        self.total_updates = max(int(total_updates), 1)
+        self.updates_done = 0
+        step = self._minibatch_step
+        if compile:
+            step = torch.compile(step)
+        if cudagraphs:
+            step = CudaGraphModule(step, in_keys=[], out_keys=[], warmup=5)
+        self._step = step
+
+    def _minibatch_step(self, minibatch: TensorDictBase) -> TensorDictBase:
+        losses = self.loss(minibatch)
+        total = losses["loss_objective"] + losses["loss_critic"]
+        if "loss_entropy" in losses.keys():
+            total = total + losses["loss_entropy"]
+        grad_norm = clip_and_step(self.optimizer, total, self.loss.parameters(), self.cfg.optim.max_grad_norm)
+        return losses.select("loss_objective", "loss_critic", "entropy", "kl_approx", "clip_fraction",
+                             strict=False).set("grad_norm", grad_norm).detach()
+
+    def _anneal_learning_rate(self) -> None:
+        if not self.cfg.optim.anneal_lr:
+            return
+        lr = (1.0 - self.updates_done / self.total_updates) * self.cfg.optim.lr
+        for group in self.optimizer.param_groups:
+            if torch.is_tensor(group["lr"]):
+                group["lr"].fill_(lr)  # a capturable optimizer keeps lr on device
+            else:
+                group["lr"] = lr
+
+    def update(self, batch: TensorDictBase) -> dict[str, float]:
+        """Trains on one batch ``[num_envs, frames_per_env]``; returns mean metrics over all minibatch steps."""
+        self._anneal_learning_rate()
+        with torch.no_grad():
+            batch = self.advantage(batch)
+        flat = batch.reshape(-1)
+        size = flat.numel() // self.cfg.minibatches
+        records = []
+        for _ in range(self.cfg.epochs):
+            order = torch.randperm(flat.numel(), device=flat.device)
+            for index in order[: size * self.cfg.minibatches].split(size):
+                records.append(self._step(flat[index].clone()))
+            if self.cfg.target_kl is not None and records[-1]["kl_approx"] > 1.5 * self.cfg.target_kl:
+                break
+        self.updates_done += 1
+        metrics = {key: value.mean().item() for key, value in torch.stack(records).items()}
+        metrics["explained_variance"] = explained_variance(batch["state_value"], batch["value_target"]).item()
+        metrics["learning_rate"] = float(self.optimizer.param_groups[0]["lr"])
+        metrics["epochs_run"] = len(records) / self.cfg.minibatches
+        return metrics
+
+    @property
+    def collection_policy(self) -> ProbabilisticActor:
+        """The policy the collector runs (samples actions)."""
+        return self.actor
+
+    def state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "updates_done": self.updates_done}
+
+    def load_weights(self, state: dict) -> None:
+        """Network weights only (``init_from``): the optimizer and counters start fresh."""
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+
+    def load_state_dict(self, state: dict) -> None:
+        self.load_weights(state)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates_done = int(state["updates_done"])

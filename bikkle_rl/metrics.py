@@ -1,0 +1,39 @@
+"""Training metrics read off a collected batch: episode returns (raw), touches, stillness, action statistics."""
+
+from __future__ import annotations
+
+import torch
+from tensordict import TensorDictBase
+
+EPISODE_KEYS = {
+    "episode_return": "episode/return",
+    "episode_pink": "episode/pink_touches",
+    "episode_blue": "episode/blue_touches",
+    "episode_high_value": "episode/high_value_touches",
+}
+
+
+def batch_metrics(batch: TensorDictBase, max_speed: float, still_fraction_of_speed: float = 0.1) -> dict[str, float]:
+    """Scalars describing one collected batch ``[num_envs, time]``.
+
+    Episode statistics average over the episodes that ended in the batch (absent when none did). ``still`` is
+    the fraction of steps the agent moved less than ``still_fraction_of_speed * max_speed`` (the prototype's
+    agent got stuck in place).
+    """
+    next_td = batch["next"]
+    done = next_td["done"].squeeze(-1)
+    raw_reward = next_td["raw_reward"] if "raw_reward" in next_td.keys() else next_td["reward"]
+    moved = (next_td["agent_pos"] - batch["agent_pos"]).norm(dim=-1)
+    action = batch["action"]
+    metrics = {
+        "train/reward_per_step": raw_reward.mean().item(),
+        "train/still_fraction": (moved < still_fraction_of_speed * max_speed).float().mean().item(),
+        "train/action_mean": action.mean().item(),
+        "train/action_std": action.reshape(-1, action.shape[-1]).std(0).mean().item(),
+        "train/episodes_ended": done.sum().item(),
+    }
+    if done.any():
+        for key, name in EPISODE_KEYS.items():
+            if key in next_td.keys():
+                metrics[name] = next_td[key][done].float().mean().item()
+    return metrics

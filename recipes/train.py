@@ -1,0 +1,122 @@
+"""Train a Bikkle agent (PPO or SAC) on the batched arena, then evaluate it and write a report.
+
+    bikkle-train                       # defaults: token transformer, PPO, gaze mixture, CPU, a few minutes
+    bikkle-train model=mlp algo=sac    # any config group or field can be overridden (recipes/conf/)
+
+The story of a run: build the env stack and the algorithm, collect batches with torchrl's Collector, update,
+log, checkpoint every ``checkpoint.every_frames``; at the end evaluate the agent beside the reference policies
+on the configured protocol and write ``report/`` (table, bar chart, learning curve, video).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from bikkle_rl.checkpoint import CheckpointManager, save_checkpoint
+from bikkle_rl.evaluation.curves import plot_learning_curve
+from bikkle_rl.evaluation.report import evaluate_table, record_video, reference_factory, write_report
+from bikkle_rl.evaluation.protocols import evaluation_stack
+from bikkle_rl.experiment import (
+    checkpoint_payload,
+    env_stack,
+    init_weights_from,
+    make_algorithm,
+    make_collector,
+    make_train_env,
+    resolve_device,
+    resume_from,
+    to_container,
+)
+from bikkle_rl.metrics import batch_metrics
+from bikkle_rl.progress import TrainingProgress
+from bikkle_rl.run_logging import LoggerConfig, make_logger
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict:
+    """Trains as configured; returns the final algorithm, env and learning-curve history."""
+    device = resolve_device(cfg.device)
+    if device.type == "cpu":
+        torch.set_num_threads(cfg.cpu_threads)
+    torch.manual_seed(cfg.seed)
+    env = make_train_env(cfg, device, seed=cfg.seed)
+    frames_per_batch = env.batch_size.numel() * cfg.algo.frames_per_env
+    total_iterations = -(-cfg.total_frames // frames_per_batch)
+    algo = make_algorithm(cfg, env, total_iterations, device)
+
+    frames = iterations = 0
+    if cfg.resume:
+        frames, iterations = resume_from(cfg.resume, algo, env)
+        print(f"resumed from {cfg.resume} at {frames} frames")
+    elif cfg.init_from:
+        init_weights_from(cfg.init_from, algo)
+    collector = make_collector(cfg, env, algo, cfg.total_frames - frames, device)
+    checkpoints = CheckpointManager(run_dir / "checkpoints", keep_last=cfg.checkpoint.keep_last)
+    logger = make_logger(LoggerConfig(**cfg.logger))
+    logger.log_hparams(to_container(cfg))
+    history, last_checkpoint = [], frames
+    start = last = time.perf_counter()
+
+    with TrainingProgress(cfg.total_frames, initial_steps=frames) as progress:
+        for batch in collector:
+            collected = time.perf_counter()
+            metrics = algo.update(batch)
+            frames += batch.numel()
+            iterations += 1
+            now = time.perf_counter()
+            metrics |= batch_metrics(batch, env.base_env.config.max_speed)
+            metrics |= {"time/steps_per_s": batch.numel() / (now - last), "time/collect_s": collected - last,
+                        "time/update_s": now - collected}
+            logger.log(metrics, step=frames)
+            elapsed, last = now - start, now
+            if "episode/return" in metrics:
+                history.append({"frames": frames, "seconds": elapsed, "return": metrics["episode/return"]})
+            progress.update(batch.numel(), {"return": metrics.get("episode/return", float("nan"))})
+            if frames - last_checkpoint >= cfg.checkpoint.every_frames:
+                checkpoints.save(frames, checkpoint_payload(cfg, algo, env, frames, iterations))
+                last_checkpoint = frames
+            if cfg.time_limit_minutes and elapsed > 60 * cfg.time_limit_minutes:
+                break
+    collector.shutdown()
+    final = checkpoint_payload(cfg, algo, env, frames, iterations)
+    checkpoints.save(frames, final)
+    save_checkpoint(run_dir / "final.pt", final)
+    logger.close()
+    return {"algo": algo, "env": env, "history": history, "frames": frames}
+
+
+def evaluate(cfg: DictConfig, algo, run_dir: Path, history: list[dict]) -> dict:
+    """The agent beside the reference policies on the configured protocol and scenarios; writes report/."""
+    stack = env_stack(cfg)
+    policies = {"agent": lambda env: algo.actor}
+    policies |= {name: reference_factory(name) for name in cfg.evaluation.references}
+    results = evaluate_table(policies, stack, cfg.evaluation.protocol, list(cfg.evaluation.scenarios),
+                             cfg.evaluation.episodes, seed=cfg.seed + 10_000, device=cfg.device)
+    report_dir = run_dir / "report"
+    title = f"{cfg.model.encoder} {cfg.algo.name}, protocol {cfg.evaluation.protocol}"
+    paths = write_report(results, report_dir, title)
+    greedy = results[cfg.evaluation.scenarios[0]].get("greedy", {}).get("mean")
+    plot_learning_curve(history, report_dir / "learning_curve.png", reference=greedy)
+    if cfg.evaluation.video:
+        scenario = cfg.evaluation.scenarios[0]
+        video_stack = evaluation_stack(stack, cfg.evaluation.protocol, scenario, num_envs=4)
+        record_video(policies["agent"], video_stack, report_dir / f"agent_{scenario}.mp4", seed=cfg.seed)
+    print(paths["table"].read_text())
+    return results
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> None:
+    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
+    print(OmegaConf.to_yaml(cfg))
+    run = train(cfg, run_dir)
+    evaluate(cfg, run["algo"], run_dir, run["history"])
+    print(f"run directory: {run_dir}")
+
+
+if __name__ == "__main__":
+    main()
