@@ -1,0 +1,70 @@
+"""A fixed-size observation vector for MLP policies."""
+
+from __future__ import annotations
+
+import torch
+from tensordict import TensorDictBase
+from torchrl.data import Composite, Unbounded
+from torchrl.envs.transforms import Transform
+
+from bikkle_rl.envs.bikkle import PRIVILEGED
+from bikkle_rl.envs.dynamics import BLUE
+
+
+class Flatten(Transform):
+    """Writes ``observation_vector`` [N, F] (float) from the arena's observation, in this order:
+
+    - ``agent_pos`` (2);
+    - per pellet slot (4 each, in slot order: use ``SortPellets`` first for nearest-first):
+      ``pellet_rel`` (2), present flag, blue flag (0 for pink and for absent slots; absent slots read all zero);
+    - ``round_progress`` (1);
+    - if the observation has gaze (``GazeInjection`` earlier in the stack): gaze minus agent (2, zero where
+      not valid), ``gaze_valid`` (1), and ``gaze_age`` (1) when the gaze is held;
+    - with ``oracle=True`` only: the privileged high-value flag of each slot (P). This leaks what only the
+      human knows; it exists for the oracle upper-bound baseline and nothing else.
+
+    So F = 2 + 4P + 1 (+ 3 or 4 with gaze) (+ P with the oracle). The input keys are kept.
+    """
+
+    def __init__(self, oracle: bool = False, out_key: str = "observation_vector"):
+        super().__init__(in_keys=[], out_keys=[out_key])
+        self.oracle = bool(oracle)
+
+    def _call(self, next_tensordict: TensorDictBase) -> TensorDictBase:
+        td = next_tensordict
+        batch = td.batch_size
+        agent_pos = td.get("agent_pos")
+        mask = td.get("pellet_mask")
+        is_blue = (td.get("pellet_kind") == BLUE) & mask
+        pellets = torch.cat((td.get("pellet_rel"), mask[..., None].float(), is_blue[..., None].float()), -1)
+        parts = [agent_pos, pellets.reshape(*batch, -1), td.get("round_progress")]
+        if "gaze" in td:
+            valid = td.get("gaze_valid")
+            parts += [(td.get("gaze") - agent_pos) * valid, valid.float()]
+            if "gaze_age" in td:
+                parts.append(td.get("gaze_age"))
+        if self.oracle:
+            parts.append(td.get((PRIVILEGED, "is_high_value")).float())
+        td.set(self.out_keys[0], torch.cat(parts, -1))
+        return td
+
+    def _reset(self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase) -> TensorDictBase:
+        return self._call(tensordict_reset)
+
+    def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
+        return self._call(tensordict)
+
+    def num_features(self, observation_spec: Composite) -> int:
+        """F for an observation with this spec."""
+        num_pellets = observation_spec["pellet_rel"].shape[-2]
+        features = 2 + 4 * num_pellets + 1
+        if "gaze" in observation_spec:
+            features += 3 + ("gaze_age" in observation_spec)
+        return features + (num_pellets if self.oracle else 0)
+
+    def transform_observation_spec(self, observation_spec: Composite) -> Composite:
+        if self.oracle and (PRIVILEGED, "is_high_value") not in observation_spec.keys(True):
+            raise KeyError("Flatten(oracle=True) needs ('privileged', 'is_high_value') in the observation")
+        shape = (*observation_spec.shape, self.num_features(observation_spec))
+        observation_spec[self.out_keys[0]] = Unbounded(shape, device=observation_spec.device)
+        return observation_spec

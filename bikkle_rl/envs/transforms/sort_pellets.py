@@ -1,0 +1,47 @@
+"""Orders the pellet slots nearest-first, the diary's fix that made PPO learn."""
+
+from __future__ import annotations
+
+from tensordict import TensorDictBase
+from torchrl.envs.transforms import Transform
+
+from bikkle_rl.envs.bikkle import PRIVILEGED
+
+PER_PELLET_KEYS = ("pellet_rel", "pellet_kind", "pellet_mask", (PRIVILEGED, "pellet_pos"), (PRIVILEGED, "is_high_value"))
+"""Every key with a pellet dimension (the one after the batch dimensions); they are permuted together."""
+
+
+class SortPellets(Transform):
+    """Sorts pellets by distance to the agent, nearest first; absent pellets (``pellet_mask`` False) go last.
+
+    Every key of :data:`PER_PELLET_KEYS` present in the observation is permuted the same way, so slot ``i`` of
+    ``pellet_rel``, ``pellet_kind``, ``pellet_mask`` and the privileged keys still describe one pellet. Slots
+    no longer follow the "pinks first" layout: read ``pellet_kind``. Ties keep slot order (stable sort).
+    Specs are unchanged.
+
+    Examples:
+        >>> from torchrl.envs import TransformedEnv
+        >>> from bikkle_rl.envs import BikkleEnv
+        >>> env = TransformedEnv(BikkleEnv(4), SortPellets())
+        >>> distance = env.reset()["pellet_rel"].norm(dim=-1)  # [4, P], non-decreasing along P
+    """
+
+    def __init__(self):
+        super().__init__(in_keys=list(PER_PELLET_KEYS), out_keys=list(PER_PELLET_KEYS))
+
+    def _call(self, next_tensordict: TensorDictBase) -> TensorDictBase:
+        distance = next_tensordict.get("pellet_rel").norm(dim=-1)
+        distance = distance.masked_fill(~next_tensordict.get("pellet_mask"), float("inf"))
+        order = distance.argsort(dim=-1, stable=True)  # [N, P]
+        for key in PER_PELLET_KEYS:
+            value = next_tensordict.get(key, None)
+            if value is not None:
+                index = order.view(*order.shape, *([1] * (value.ndim - order.ndim))).expand_as(value)
+                next_tensordict.set(key, value.gather(order.ndim - 1, index))
+        return next_tensordict
+
+    def _reset(self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase) -> TensorDictBase:
+        return self._call(tensordict_reset)
+
+    def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
+        return self._call(tensordict)

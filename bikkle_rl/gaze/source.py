@@ -1,0 +1,66 @@
+"""The gaze-source interface: anything that says where the human looks, one point per arena and step.
+
+A source is a small stateful object driven by the ``GazeInjection`` transform:
+
+- ``reset(td, mask, generator)`` starts a new episode for the arenas where ``mask`` [N] is True (all when
+  ``mask`` is None, which also (re)allocates any per-arena state for the batch and device of ``td``);
+- ``sample(td, mask, generator) -> (gaze [N, 2], valid [N, 1])`` returns the gaze for the current
+  observation ``td`` and advances the per-arena state of the masked rows only (rows outside ``mask`` may
+  return anything; the caller ignores them). ``gaze`` is in arena coordinates, ``valid`` is bool.
+
+``td`` is the observation of batch [N]: sources may read ``agent_pos``, ``pellet_mask``, ``pellet_kind`` and
+the privileged ``("privileged", "pellet_pos")`` / ``("privileged", "is_high_value")`` (a model of the human,
+who sees the high-value pellet). They must not depend on the pellet slot order (``SortPellets`` reorders
+slots every step). All randomness comes from ``generator`` (a ``torch.Generator`` on ``td``'s device), so a
+seeded ``GazeInjection`` is reproducible. Recorded gaze files and live trackers plug in by implementing the
+same two methods.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from tensordict import TensorDictBase
+
+from bikkle_rl.envs.bikkle import PRIVILEGED
+
+
+class GazeSource(ABC):
+    """Base class of gaze sources (see the module docstring for the contract).
+
+    ``default_p_valid`` is the availability ``GazeInjection`` applies when it is not given one: the original's
+    0.25 for synthetic sources, 1.0 for sources that model their own validity (oracle, realistic).
+    """
+
+    default_p_valid: float = 0.25
+
+    def reset(self, td: TensorDictBase, mask: torch.Tensor | None, generator: torch.Generator) -> None:
+        """Starts a new episode for the masked arenas (stateless sources need nothing)."""
+
+    @abstractmethod
+    def sample(self, td: TensorDictBase, mask: torch.Tensor | None, generator: torch.Generator
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gaze [N, 2] (arena coordinates) and validity [N, 1] bool for the observation ``td``."""
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({options})"
+
+
+def high_value_position(td: TensorDictBase) -> torch.Tensor:
+    """Absolute position [N, 2] of each arena's high-value pellet, whatever the slot order."""
+    is_high = td.get((PRIVILEGED, "is_high_value"))
+    return (td.get((PRIVILEGED, "pellet_pos")) * is_high[..., None]).sum(-2)
+
+
+def observation_device(td: TensorDictBase) -> torch.device:
+    """The device of the observation's tensors (read off ``agent_pos``; a TensorDict's own device may be None)."""
+    return td.get("agent_pos").device
+
+
+def where_rows(mask: torch.Tensor | None, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """``new`` on the rows where ``mask`` [N] is True (all rows when None), ``old`` elsewhere."""
+    if mask is None:
+        return new
+    return torch.where(mask.view(-1, *([1] * (new.ndim - 1))), new, old)
