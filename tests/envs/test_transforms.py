@@ -72,7 +72,7 @@ def test_flatten_layout(scene):
 
     held = with_gaze(scene.clone(), [0.3, 0.6], True, age=2)
     out = Compose(SortPellets(), Flatten(oracle=True))(held)["observation_vector"]
-    assert torch.allclose(out[0, 19:], torch.tensor([-0.2, 0.1, 1, 2,  1, 0, 0, 0]), atol=1e-6)
+    assert torch.allclose(out[0, 19:], torch.tensor([1, 0, 0, 0,  -0.2, 0.1, 1, 2]), atol=1e-6)  # oracle, then gaze
 
     absent = with_gaze(scene.clone(), [0.3, 0.6], False)
     out = Flatten()(absent)["observation_vector"]

@@ -18,12 +18,13 @@ class Flatten(Transform):
     - per pellet slot (4 each, in slot order: use ``SortPellets`` first for nearest-first):
       ``pellet_rel`` (2), present flag, blue flag (0 for pink and for absent slots; absent slots read all zero);
     - ``round_progress`` (1);
-    - if the observation has gaze (``GazeInjection`` earlier in the stack): gaze minus agent (2, zero where
-      not valid), ``gaze_valid`` (1), and ``gaze_age`` (1) when the gaze is held;
     - with ``oracle=True`` only: the privileged high-value flag of each slot (P). This leaks what only the
-      human knows; it exists for the oracle upper-bound baseline and nothing else.
+      human knows; it exists for the oracle upper-bound baseline and nothing else;
+    - last, if the observation has gaze (``GazeInjection`` earlier in the stack): gaze minus agent (2, zero
+      where not valid), ``gaze_valid`` (1), and ``gaze_age`` (1) when the gaze is held. Gaze comes last so
+      that the MLP encoder can split its first layer into non-gaze and gaze columns.
 
-    So F = 2 + 4P + 1 (+ 3 or 4 with gaze) (+ P with the oracle). The input keys are kept.
+    So F = 2 + 4P + 1 (+ P with the oracle) (+ 3 or 4 with gaze). The input keys are kept.
     """
 
     def __init__(self, oracle: bool = False, out_key: str = "observation_vector"):
@@ -38,13 +39,13 @@ class Flatten(Transform):
         is_blue = (td.get("pellet_kind") == BLUE) & mask
         pellets = torch.cat((td.get("pellet_rel"), mask[..., None].float(), is_blue[..., None].float()), -1)
         parts = [agent_pos, pellets.reshape(*batch, -1), td.get("round_progress")]
+        if self.oracle:
+            parts.append(td.get((PRIVILEGED, "is_high_value")).float())
         if "gaze" in td:
             valid = td.get("gaze_valid")
             parts += [(td.get("gaze") - agent_pos) * valid, valid.float()]
             if "gaze_age" in td:
                 parts.append(td.get("gaze_age"))
-        if self.oracle:
-            parts.append(td.get((PRIVILEGED, "is_high_value")).float())
         td.set(self.out_keys[0], torch.cat(parts, -1))
         return td
 

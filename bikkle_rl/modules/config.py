@@ -1,0 +1,74 @@
+"""Typed configuration of the policy and value networks (the ``model`` config group's schema)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ENCODERS = ("mlp", "transformer", "cnn")
+POOLINGS = ("mean", "query")
+ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "silu")
+DISTRIBUTIONS = ("tanh_normal", "normal")
+SCALES = ("state", "global")
+
+
+@dataclass
+class ModelConfig:
+    """Every choice that shapes the actor, critic and Q networks, validated at construction.
+
+    ``encoder`` picks what the networks read: ``mlp`` the flat ``observation_vector``, ``transformer`` the
+    token set (``tokens``, ``token_type``, ``token_mask``), ``cnn`` the semantic ``image``. Each of the actor,
+    critic and Q network owns its own encoder (no shared trunk).
+
+    ``distribution``: ``tanh_normal`` squashes into the action bounds (log-probs of the squashed action);
+    ``normal`` is a plain Gaussian whose samples the env clips (CleanRL's PPO). ``scale``: ``state`` maps half
+    of the policy's last layer through a biased softplus, ``global`` learns one log-std per action dimension
+    (state-independent, the usual PPO choice). Both start at ``init_scale``.
+    """
+
+    encoder: str = "mlp"
+    hidden: int = 64
+    mlp_layers: int = 2
+    activation: str = "tanh"
+    token_width: int = 32
+    transformer_layers: int = 2
+    num_heads: int = 4
+    ff_multiplier: int = 2
+    pooling: str = "mean"
+    cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 32])
+    q_layers: int = 1
+    distribution: str = "tanh_normal"
+    scale: str = "state"
+    init_scale: float = 1.0
+    min_scale: float = 1e-4
+    policy_init_gain: float = 0.01
+    value_init_gain: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name, value, choices in (
+            ("encoder", self.encoder, ENCODERS),
+            ("pooling", self.pooling, POOLINGS),
+            ("activation", self.activation, ACTIVATIONS),
+            ("distribution", self.distribution, DISTRIBUTIONS),
+            ("scale", self.scale, SCALES),
+        ):
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+        for name in ("hidden", "mlp_layers", "token_width", "transformer_layers", "num_heads", "ff_multiplier"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.q_layers < 0:
+            raise ValueError(f"q_layers must be >= 0, got {self.q_layers!r}")
+        if self.token_width % self.num_heads:
+            raise ValueError(
+                f"token_width ({self.token_width}) must be divisible by num_heads ({self.num_heads})"
+            )
+        self.cnn_channels = [int(c) for c in self.cnn_channels]
+        if not self.cnn_channels or min(self.cnn_channels) < 1:
+            raise ValueError(f"cnn_channels must be a non-empty list of positive ints, got {self.cnn_channels!r}")
+        if not 0 < self.min_scale < self.init_scale:
+            raise ValueError(
+                f"need 0 < min_scale < init_scale, got min_scale={self.min_scale!r}, init_scale={self.init_scale!r}"
+            )
+        for name in ("policy_init_gain", "value_init_gain"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")

@@ -1,0 +1,119 @@
+"""A small transformer over the typed token set written by the ``Tokenize`` transform (see ``token_layout``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from bikkle_rl.envs.transforms.token_layout import NUM_TOKEN_TYPES, TOKEN_FEATURES, TokenType
+
+
+class TypedTokenizer(nn.Module):
+    """Embeds ``tokens`` [B, T, TOKEN_FEATURES] by their ``token_type`` [B, T] into [B, T, width].
+
+    Each token type has its own bias-free Linear and its own learned embedding vector (which acts as that
+    type's bias), kept as separate parameters so that one type's (the gaze's) can be trained alone.
+    """
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.projections = nn.ModuleList(nn.Linear(TOKEN_FEATURES, width, bias=False) for _ in TokenType)
+        self.type_embeddings = nn.ParameterList(nn.Parameter(torch.empty(width)) for _ in TokenType)
+        for projection, embedding in zip(self.projections, self.type_embeddings):
+            nn.init.orthogonal_(projection.weight)
+            nn.init.normal_(embedding, std=0.02)
+
+    def forward(self, tokens: torch.Tensor, token_type: torch.Tensor) -> torch.Tensor:
+        types = torch.arange(NUM_TOKEN_TYPES, device=token_type.device)
+        one_hot = (token_type[..., None] == types).to(tokens.dtype)  # [B, T, K]
+        typed_features = (one_hot[..., :, None] * tokens[..., None, :]).flatten(-2)  # [B, T, K * F]
+        weight = torch.cat([projection.weight.T for projection in self.projections])  # [K * F, width]
+        return typed_features @ weight + one_hot @ torch.stack(list(self.type_embeddings))
+
+    def parameters_of(self, token_type: TokenType) -> list[nn.Parameter]:
+        """The parameters that read tokens of ``token_type``: its projection and its type embedding."""
+        return [self.projections[token_type].weight, self.type_embeddings[token_type]]
+
+
+class TransformerBlock(nn.Module):
+    """A pre-LayerNorm block: ``x + attention(norm(x))`` then ``x + feedforward(norm(x))``.
+
+    ``attend`` [B, 1, 1, T] is True for the keys each token may attend to. The two residual branches end in
+    projections initialised to zero, so a fresh block is the identity and grows from there.
+    """
+
+    def __init__(self, width: int, num_heads: int, ff_multiplier: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.attention_norm = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.attention_out = nn.Linear(width, width)
+        self.feedforward_norm = nn.LayerNorm(width)
+        self.feedforward = nn.Sequential(
+            nn.Linear(width, ff_multiplier * width), nn.GELU(), nn.Linear(ff_multiplier * width, width)
+        )
+        for layer in (self.qkv, self.feedforward[0]):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        for layer in (self.attention_out, self.feedforward[-1]):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor, attend: torch.Tensor) -> torch.Tensor:
+        batch, length, width = x.shape
+        qkv = self.qkv(self.attention_norm(x)).view(batch, length, 3, self.num_heads, width // self.num_heads)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4)  # each [B, heads, T, head_width]
+        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=attend)
+        x = x + self.attention_out(attended.transpose(1, 2).reshape(batch, length, width))
+        return x + self.feedforward(self.feedforward_norm(x))
+
+
+class TokenTransformer(nn.Module):
+    """Encodes the token set into features [..., width] (any leading batch dims).
+
+    Inputs: ``tokens`` [..., T, TOKEN_FEATURES], ``token_type`` [..., T] long, ``token_mask`` [..., T] bool
+    (True = present). Absent tokens are zeroed, never attended to and never pooled, so their content cannot
+    change the output; without positional encodings the output is invariant to the order of the tokens.
+    Pooling: ``mean`` over present tokens, or ``query``, a learned token that joins every block and is read
+    out at the end (it is always present, so a row with no tokens still has a key to attend to).
+
+    Norm placement and init: pre-LayerNorm blocks (the residual stream is never normalised, so gradients
+    reach every layer unscaled) and one final LayerNorm before pooling; residual output projections start at
+    zero, so at init the encoder is a per-token embedding, a LayerNorm and a pooling, and attention is learned
+    on top of that well-conditioned start rather than through a stack of random mixing layers.
+    """
+
+    def __init__(self, width: int, num_layers: int, num_heads: int, ff_multiplier: int, pooling: str):
+        super().__init__()
+        self.tokenizer = TypedTokenizer(width)
+        self.blocks = nn.ModuleList(TransformerBlock(width, num_heads, ff_multiplier) for _ in range(num_layers))
+        self.final_norm = nn.LayerNorm(width)
+        self.query = nn.Parameter(torch.randn(width) * 0.02) if pooling == "query" else None
+        self.out_features = width
+
+    def forward(self, tokens: torch.Tensor, token_type: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+        batch_shape = tokens.shape[:-2]
+        tokens = tokens.reshape(-1, *tokens.shape[-2:])
+        token_type = token_type.reshape(-1, token_type.shape[-1])
+        mask = token_mask.reshape(-1, token_mask.shape[-1]).bool()
+
+        x = self.tokenizer(torch.where(mask[..., None], tokens, 0.0), token_type)
+        if self.query is not None:
+            x = torch.cat([x, self.query.expand(x.shape[0], 1, -1)], dim=1)
+            mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
+        # A row with no present token attends to everything (all zeros) instead of to nothing (NaN).
+        attend = (mask | ~mask.any(-1, keepdim=True))[:, None, None, :]
+        for block in self.blocks:
+            x = block(x, attend)
+        x = self.final_norm(x)
+
+        if self.query is not None:
+            pooled = x[:, -1]
+        else:
+            weights = mask.to(x.dtype)[..., None]
+            pooled = (x * weights).sum(-2) / weights.sum(-2).clamp_min(1.0)
+        return pooled.reshape(*batch_shape, -1)
+
+    def gaze_parameters(self) -> list[nn.Parameter]:
+        return self.tokenizer.parameters_of(TokenType.GAZE)

@@ -1,0 +1,26 @@
+import pytest
+
+from bikkle_rl.modules import ModelConfig
+
+
+def test_defaults_are_valid():
+    cfg = ModelConfig()
+    assert cfg.encoder == "mlp" and cfg.token_width % cfg.num_heads == 0
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"encoder": "rnn"}, "encoder must be one of"),
+        ({"pooling": "max"}, "pooling must be one of"),
+        ({"distribution": "beta"}, "distribution must be one of"),
+        ({"hidden": 0}, "hidden must be >= 1"),
+        ({"token_width": 30, "num_heads": 4}, "divisible by num_heads"),
+        ({"cnn_channels": []}, "cnn_channels"),
+        ({"min_scale": 2.0, "init_scale": 1.0}, "min_scale < init_scale"),
+        ({"policy_init_gain": 0.0}, "policy_init_gain must be > 0"),
+    ],
+)
+def test_invalid_values_raise_naming_the_field(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**overrides)
