@@ -25,7 +25,7 @@ from bikkle_rl.checkpoint import (
     load_state,
     restore_rng_state,
 )
-from bikkle_rl.envs.make_env import EnvStackConfig, make_env
+from bikkle_rl.envs.stack import EnvStackConfig, make_env
 from bikkle_rl.envs.transforms import RewardNormalization
 from bikkle_rl.losses.ppo import PPO, PPOConfig
 from bikkle_rl.modules import ModelConfig, make_actor, make_critic

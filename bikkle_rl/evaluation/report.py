@@ -16,7 +16,7 @@ from torchrl.envs import TransformedEnv  # noqa: E402
 from torchrl.envs.utils import ExplorationType, set_exploration_type  # noqa: E402
 
 from bikkle_rl.envs import save_video  # noqa: E402
-from bikkle_rl.envs.make_env import make_env  # noqa: E402
+from bikkle_rl.envs.stack import make_env  # noqa: E402
 from bikkle_rl.evaluation.protocols import evaluation_stack  # noqa: E402
 from bikkle_rl.evaluation.rollout import evaluate_policy  # noqa: E402
 from bikkle_rl.evaluation.stats import summarize  # noqa: E402

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bikkle_rl.gaze.lsl import LSLGaze
 from bikkle_rl.gaze.mixture import MixtureGaze
+from bikkle_rl.gaze.mouse import MouseGaze
 from bikkle_rl.gaze.realistic import RealisticGaze
+from bikkle_rl.gaze.replay import ReplayGaze
 from bikkle_rl.gaze.source import GazeSource
 from bikkle_rl.gaze.synthetic import CorrelatedGaze, NoGaze, OracleGaze, UniformGaze
 
@@ -30,6 +33,9 @@ GAZE_SOURCES: dict[str, Callable[..., GazeSource]] = {
     "oracle": OracleGaze,
     "realistic": RealisticGaze,
     "mixture": _make_mixture,
+    "mouse": MouseGaze,
+    "lsl": LSLGaze,
+    "replay": ReplayGaze,
 }
 
 

@@ -17,6 +17,7 @@ from tensordict import TensorDictBase
 
 from bikkle_rl.gaze.source import GazeSource, observation_device
 
+
 @dataclass(frozen=True)
 class WindowGeometry:
     """The arena drawn as a ``arena_size`` pixel square at (``arena_left``, ``arena_top``) on a

@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 from torchrl.envs.utils import check_env_specs
 
 from bikkle_rl.envs import BikkleConfig
-from bikkle_rl.envs.make_env import EnvStackConfig, GazeConfig, make_env
+from bikkle_rl.envs.stack import EnvStackConfig, GazeConfig, make_env
 from bikkle_rl.envs.transforms import Flatten, GazeInjection, RewardNormalization, SortPellets
 from bikkle_rl.gaze import MixtureGaze, RealisticGaze
 

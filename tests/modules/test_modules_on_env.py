@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bikkle_rl.envs.make_env import make_env
+from bikkle_rl.envs.stack import make_env
 from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor, make_critic, make_q
 
 GAZE = {"source": "correlated", "p_valid": 0.5, "hold": True}

@@ -1,0 +1,133 @@
+"""``bikkle-play``: play the arena with the keyboard, or watch a policy play while it reads your gaze.
+
+Examples::
+
+    bikkle-play                                     # keyboard, mouse pointer as gaze, 3 pink + 3 blue
+    bikkle-play --policy greedy-gaze --gaze mouse   # the scripted gaze follower reads your pointer
+    bikkle-play --checkpoint runs/ppo/agent.pt --gaze lsl --lsl-type Gaze
+    bikkle-play --gaze replay --replay recordings/me.npz --seed 7 --policy greedy-gaze   # same seed as recorded
+    bikkle-play --env num_pink=1 --env num_blue=1 --episodes 5 --record recordings/me.npz
+
+Every session is saved to ``--record`` (default ``recordings/play-<time>.npz``) unless ``--no-record``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.envs.stack import EnvStackConfig, make_env
+from bikkle_rl.gaze.lsl import LSLGaze
+from bikkle_rl.gaze.mouse import MouseGaze
+from bikkle_rl.gaze.registry import make_gaze_source
+from bikkle_rl.gaze.replay import ReplayGaze
+from bikkle_rl.gaze.source import GazeSource
+from bikkle_rl.human.play import PlayConfig, PlaySession, make_play_env, use_gaze_source
+from bikkle_rl.human.recording import load_recording, save_recording
+from bikkle_rl.policies import make_reference_policy
+
+GAZE_CHOICES = ("mouse", "lsl", "replay", "none")
+POLICY_CHOICES = ("keyboard", "greedy", "greedy-gaze", "random")
+PLAY_ENV_DEFAULTS = {"num_pink": 3, "num_blue": 3, "episode_mode": "continuing"}
+"""The arena a person plays by default: several pinks (so gaze matters), evaluation's continuing mode."""
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["num_pink=1", "num_blue=[0, 2]"]`` -> ``{"num_pink": 1, "num_blue": [0, 2]}`` (YAML values)."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--env expects key=value, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bikkle-play", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--policy", choices=POLICY_CHOICES, default="keyboard", help="who drives the agent")
+    parser.add_argument("--checkpoint", help="a trained agent drives (loaded with bikkle_rl.agent_io.load_agent)")
+    parser.add_argument("--gaze", choices=GAZE_CHOICES, default="mouse", help="where the person's gaze comes from")
+    parser.add_argument("--p-valid", type=float, default=None,
+                        help="gaze availability on top of the source's validity (default: 1 for live gaze)")
+    parser.add_argument("--lsl-name", help="LSL stream name")
+    parser.add_argument("--lsl-type", default="Gaze", help="LSL stream type (default Gaze)")
+    parser.add_argument("--lsl-coordinates", choices=("normalized", "pixels"), default="normalized")
+    parser.add_argument("--lsl-flip-y", action="store_true", help="the stream's y grows upwards")
+    parser.add_argument("--replay", help="recording to replay as gaze (with --gaze replay; its arena config "
+                        "and seed are the defaults)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="BikkleConfig field")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--episodes", type=int, default=3, help="episodes to play (0: until Escape)")
+    parser.add_argument("--step-rate", type=float, default=10.0, help="env steps per second")
+    parser.add_argument("--countdown", type=float, default=3.0, help="seconds before each episode starts")
+    parser.add_argument("--size", type=int, default=640, help="arena size in pixels")
+    parser.add_argument("--fullscreen", action="store_true")
+    parser.add_argument("--record", type=Path, default=None, help="where to save the session")
+    parser.add_argument("--no-record", action="store_true")
+    return parser
+
+
+def make_source(args: argparse.Namespace) -> GazeSource:
+    if args.gaze == "mouse":
+        return MouseGaze()
+    if args.gaze == "lsl":
+        return LSLGaze(name=args.lsl_name, stream_type=args.lsl_type, coordinates=args.lsl_coordinates,
+                       flip_y=args.lsl_flip_y)
+    if args.gaze == "replay":
+        return ReplayGaze(args.recording)
+    return make_gaze_source(args.gaze)
+
+
+def make_driver(args: argparse.Namespace, source: GazeSource, overrides: dict[str, Any]):
+    """(env, policy or None, driver name) for the chosen driver."""
+    if args.checkpoint:
+        from bikkle_rl.agent_io import load_agent  # imported here: only the checkpoint path needs it
+
+        policy, make_env_cfg = load_agent(args.checkpoint, "cpu")
+        stack = EnvStackConfig.from_any(make_env_cfg)
+        stack.env.update(overrides)
+        stack.reward_norm = None  # the window shows the raw reward
+        env = make_env(EnvStackConfig.from_any(stack), num_envs=1, device="cpu", seed=args.seed)
+        return use_gaze_source(env, source, args.p_valid), policy, f"checkpoint:{args.checkpoint}"
+    defaults = args.recording.metadata["config"] if args.gaze == "replay" else PLAY_ENV_DEFAULTS
+    config = BikkleConfig(**{**defaults, **overrides})
+    env = use_gaze_source(make_play_env(config, source, args.seed), source, args.p_valid)
+    if args.policy == "keyboard":
+        return env, None, "keyboard"
+    return env, make_reference_policy(args.policy, config), args.policy
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.recording = None
+    if args.gaze == "replay":  # replay against the recorded arena and seed unless told otherwise
+        if not args.replay:
+            raise SystemExit("--gaze replay needs --replay FILE")
+        args.recording = load_recording(args.replay)
+        args.seed = args.recording.metadata["seed"] if args.seed is None else args.seed
+    source = make_source(args)
+    env, policy, driver = make_driver(args, source, parse_overrides(args.env))
+    config = PlayConfig(step_rate_hz=args.step_rate, countdown_s=args.countdown, arena_px=args.size,
+                        max_episodes=args.episodes or None, fullscreen=args.fullscreen)
+    session = PlaySession(env, policy, config, seed=args.seed, driver=driver)
+    try:
+        session.run()
+    finally:  # a crashed or interrupted session keeps what was played
+        recording = session.writer.to_recording()
+        if not args.no_record and recording.num_steps:
+            path = args.record or Path("recordings") / f"play-{datetime.now():%Y%m%d-%H%M%S}.npz"
+            print(f"recording saved to {save_recording(recording, path)}")
+    print(f"played {recording.num_steps} steps; episode returns: {[round(s, 2) for s in session.scores]}")
+    if isinstance(source, LSLGaze):
+        print(f"gaze latency: {source.latency_report()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The recording format: round trip, and clear errors for corrupt or foreign files."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.human.recording import (
+    COLUMNS,
+    SCHEMA_VERSION,
+    RecordingError,
+    load_recording,
+    save_recording,
+)
+
+
+def test_round_trip_keeps_every_column_and_the_metadata(tmp_path, write_session):
+    writer = write_session()
+    path = writer.save(tmp_path / "session.npz")
+    loaded = load_recording(path)
+    original = writer.to_recording()
+    assert loaded.num_steps == 7 and loaded.num_episodes == 2
+    assert set(loaded.columns) == set(COLUMNS)
+    for name in COLUMNS:
+        np.testing.assert_array_equal(loaded[name], original[name])
+        assert loaded[name].dtype == np.dtype(COLUMNS[name][0])
+    assert loaded.metadata["seed"] == 0 and loaded.metadata["driver"] == "test"
+    assert loaded.config == BikkleConfig(num_pink=2, num_blue=1)
+    assert loaded["pellet_pos"].shape == (7, 3, 2) and loaded["action"].shape == (7, 2)
+
+
+def test_writer_rejects_a_row_with_missing_or_unknown_columns(write_session):
+    writer = write_session()
+    with pytest.raises(KeyError, match="missing columns \\['gaze_latency'\\]"):
+        writer.append(**{name: 0 for name in COLUMNS if name != "gaze_latency"})
+    with pytest.raises(KeyError, match="unknown columns \\['mood'\\]"):
+        writer.append(**{name: 0 for name in COLUMNS}, mood=1)
+
+
+def test_a_corrupt_file_names_the_file_and_the_problem(tmp_path, write_session):
+    path = write_session().save(tmp_path / "session.npz")
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(RecordingError, match=r"truncated\.npz: not a readable NPZ recording"):
+        load_recording(truncated)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not a zip file at all")
+    with pytest.raises(RecordingError, match=r"garbage\.npz: not a readable NPZ recording"):
+        load_recording(garbage)
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        load_recording(tmp_path / "missing.npz")
+
+
+def rewrite(path, **changes):
+    """Rewrites an NPZ with some entries replaced (None removes one)."""
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    for name, value in changes.items():
+        if value is None:
+            arrays.pop(name)
+        else:
+            arrays[name] = value
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"schema_version": np.int64(SCHEMA_VERSION + 1)}, f"schema_version {SCHEMA_VERSION + 1} is not supported"),
+        ({"schema_version": None}, "no 'schema_version' entry"),
+        ({"gaze_valid": None}, r"missing columns \['gaze_valid'\]"),
+        ({"gaze": np.zeros((7, 3), np.float32)}, r"column 'gaze' has shape \(7, 3\), expected \(7, 2\)"),
+        ({"episode": np.zeros(7, np.float32)}, "column 'episode' has dtype float32"),
+        ({"metadata": np.array("{not json")}, "malformed 'metadata'"),
+        ({"metadata": np.array(json.dumps({"config": {"num_pink": 0}, "seed": 0, "step_rate_hz": 10}))},
+         "not a valid BikkleConfig"),
+    ],
+)
+def test_a_wrong_schema_names_the_file_and_the_problem(tmp_path, write_session, changes, problem):
+    path = write_session().save(tmp_path / "session.npz")
+    rewrite(path, **changes)
+    with pytest.raises(RecordingError, match=rf"session\.npz: .*{problem}"):
+        load_recording(path)
+
+
+def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path, write_session):
+    recording = write_session().to_recording()
+    path = save_recording(recording, tmp_path / "deep" / "session.npz")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["session.npz"]
+    assert zipfile.is_zipfile(path)
