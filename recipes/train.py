@@ -18,9 +18,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bikkle_rl.checkpoint import CheckpointManager, save_checkpoint
-from bikkle_rl.evaluation.curves import plot_learning_curve
-from bikkle_rl.evaluation.report import evaluate_table, record_video, reference_factory, write_report
+from bikkle_rl.evaluation.curves import LearningCurve, plot_learning_curve
+from bikkle_rl.envs.stack import make_env
 from bikkle_rl.evaluation.protocols import evaluation_stack
+from bikkle_rl.evaluation.report import evaluate_table, record_video, reference_factory, write_report
 from bikkle_rl.experiment import (
     checkpoint_payload,
     env_stack,
@@ -38,7 +39,7 @@ from bikkle_rl.run_logging import LoggerConfig, make_logger
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
-    """Trains as configured; returns the final algorithm, env and learning-curve history."""
+    """Trains as configured; returns the final algorithm, env, learning-curve rows and frames done."""
     device = resolve_device(cfg.device)
     if device.type == "cpu":
         torch.set_num_threads(cfg.cpu_threads)
@@ -58,7 +59,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     checkpoints = CheckpointManager(run_dir / "checkpoints", keep_last=cfg.checkpoint.keep_last)
     logger = make_logger(LoggerConfig(**cfg.logger))
     logger.log_hparams(to_container(cfg))
-    history, last_checkpoint = [], frames
+    curve_stack = evaluation_stack(env_stack(cfg, device=str(device)), cfg.evaluation.protocol,
+                                   cfg.evaluation.scenarios[0], cfg.evaluation.curve_episodes)
+    curve = LearningCurve(make_env(curve_stack), seed=cfg.seed + 10_000, every_frames=cfg.evaluation.every_frames)
+    last_checkpoint = frames
     start = last = time.perf_counter()
 
     with TrainingProgress(cfg.total_frames, initial_steps=frames) as progress:
@@ -71,22 +75,24 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             metrics |= batch_metrics(batch, env.base_env.config.max_speed)
             metrics |= {"time/steps_per_s": batch.numel() / (now - last), "time/collect_s": collected - last,
                         "time/update_s": now - collected}
+            if (eval_return := curve.maybe_evaluate(algo.actor, frames)) is not None:
+                metrics["eval/return"] = eval_return
             logger.log(metrics, step=frames)
-            elapsed, last = now - start, now
-            if "episode/return" in metrics:
-                history.append({"frames": frames, "seconds": elapsed, "return": metrics["episode/return"]})
-            progress.update(batch.numel(), {"return": metrics.get("episode/return", float("nan"))})
+            progress.update(batch.numel(), {"train_return": metrics.get("episode/return", float("nan")),
+                                            "eval_return": curve.latest})
+            elapsed, last = time.perf_counter() - start, time.perf_counter()
             if frames - last_checkpoint >= cfg.checkpoint.every_frames:
                 checkpoints.save(frames, checkpoint_payload(cfg, algo, env, frames, iterations))
                 last_checkpoint = frames
             if cfg.time_limit_minutes and elapsed > 60 * cfg.time_limit_minutes:
                 break
     collector.shutdown()
+    curve.evaluate(algo.actor, frames)
     final = checkpoint_payload(cfg, algo, env, frames, iterations)
     checkpoints.save(frames, final)
     save_checkpoint(run_dir / "final.pt", final)
     logger.close()
-    return {"algo": algo, "env": env, "history": history, "frames": frames}
+    return {"algo": algo, "env": env, "history": curve.rows, "frames": frames}
 
 
 def evaluate(cfg: DictConfig, algo, run_dir: Path, history: list[dict]) -> dict:

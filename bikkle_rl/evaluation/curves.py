@@ -1,35 +1,68 @@
-"""Learning-curve plots: training episode return against environment steps and against wall time."""
+"""Learning curves: the agent's evaluation return recorded during training, and its plot."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from tensordict.nn import TensorDictModuleBase  # noqa: E402
+from torchrl.envs import EnvBase  # noqa: E402
+
+from bikkle_rl.evaluation.rollout import evaluate_policy  # noqa: E402
 
 
-def plot_learning_curve(history: Sequence[dict], path: str | Path, reference: float | None = None,
-                        reference_label: str = "greedy (evaluation)") -> Path:
-    """Two panels (return vs steps, return vs minutes) from ``history`` rows ``{frames, seconds, return}``.
+class LearningCurve:
+    """Evaluates the policy every ``every_frames`` environment steps on the same seeded episodes.
 
-    Training returns come from the training env (e.g. episodic episodes), so they are read for their trend;
-    ``reference`` draws an evaluation figure (e.g. greedy's return) as a horizontal line.
+    ``rows`` holds ``{frames, seconds, return}`` (seconds since the curve was created), so the curve can be
+    read against steps and against wall time in the units of the final evaluation.
     """
+
+    def __init__(self, env: EnvBase, seed: int, every_frames: int):
+        if every_frames < 1:
+            raise ValueError(f"evaluation.every_frames must be >= 1, got {every_frames!r}")
+        self.env, self.seed, self.every_frames = env, seed, every_frames
+        self.rows: list[dict[str, float]] = []
+        self.start = time.perf_counter()
+        self.next_frames = 0
+
+    def evaluate(self, policy: TensorDictModuleBase, frames: int) -> float:
+        """Records one point now and returns the mean evaluation return."""
+        seconds = time.perf_counter() - self.start
+        self.env.set_seed(self.seed)
+        mean_return = evaluate_policy(policy, self.env)["return"].mean().item()
+        self.rows.append({"frames": frames, "seconds": seconds, "return": mean_return})
+        self.next_frames = frames + self.every_frames
+        return mean_return
+
+    def maybe_evaluate(self, policy: TensorDictModuleBase, frames: int) -> float | None:
+        """Records a point when ``every_frames`` steps have passed since the last one."""
+        return self.evaluate(policy, frames) if frames >= self.next_frames else None
+
+    @property
+    def latest(self) -> float:
+        return self.rows[-1]["return"] if self.rows else float("nan")
+
+
+def plot_learning_curve(rows: list[dict], path: str | Path, reference: float | None = None,
+                        reference_label: str = "greedy") -> Path:
+    """Two panels from ``rows`` ``{frames, seconds, return}``: return vs steps and return vs minutes."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-    frames = [row["frames"] for row in history]
-    minutes = [row["seconds"] / 60 for row in history]
-    returns = [row["return"] for row in history]
+    frames = [row["frames"] for row in rows]
+    minutes = [row["seconds"] / 60 for row in rows]
+    returns = [row["return"] for row in rows]
     for ax, xs, label in ((axes[0], frames, "environment steps"), (axes[1], minutes, "wall time (minutes)")):
-        ax.plot(xs, returns, linewidth=1.2)
+        ax.plot(xs, returns, marker=".", linewidth=1.2, label="agent")
         if reference is not None:
             ax.axhline(reference, color="grey", linestyle="--", linewidth=1, label=reference_label)
-            ax.legend(fontsize=8)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("training episode return")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("evaluation return")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

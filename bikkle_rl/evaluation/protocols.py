@@ -4,6 +4,9 @@
   With one pink pellet gaze has nothing to add: it checks the agent plays the arena well under any gaze.
 - ``gaze-value``: 3 pink + 3 blue, continuing, 200 steps: only gaze tells which pink is high-value, so the
   difference between ``correlated`` and ``uniform`` gaze measures what the signal is worth.
+- ``train``: the training arena's own pellet counts, continuing, 200 steps (for arenas of other sizes).
+
+An agent can only be evaluated on arenas with as many pellet slots as it was trained on.
 
 A scenario names the gaze source (``correlated``, ``uniform``, ``none``, ``oracle``, ``realistic``). Sources
 that model their own validity (``oracle``, ``realistic``) keep it; the others are valid on ``p_valid`` of steps.
@@ -13,9 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bikkle_rl.envs.config import BikkleConfig
+
 PROTOCOLS: dict[str, dict[str, Any]] = {
     "seed": {"env": {"num_pink": 1, "num_blue": 1}, "p_valid": 0.25},
     "gaze-value": {"env": {"num_pink": 3, "num_blue": 3}, "p_valid": 0.25},
+    "train": {"env": {}, "p_valid": 0.25},
 }
 EVALUATION_ARENA = {"episode_mode": "continuing", "max_steps": 200, "start_round_step": "zero"}
 SCENARIOS = ("correlated", "uniform", "none", "oracle", "realistic")
@@ -41,7 +47,12 @@ def evaluation_stack(train_stack: dict, protocol: str, scenario: str, num_envs: 
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown evaluation protocol {protocol!r}; choose one of {sorted(PROTOCOLS)}")
     spec = PROTOCOLS[protocol]
-    arena = {**train_stack.get("env", {}), **spec["env"], **EVALUATION_ARENA}
+    trained = train_stack.get("env", {})
+    arena = {**trained, **spec["env"], **EVALUATION_ARENA}
+    slots, trained_slots = BikkleConfig(**arena).num_pellets, BikkleConfig(**trained).num_pellets
+    if slots != trained_slots:
+        raise ValueError(f"evaluation protocol {protocol!r} has {slots} pellet slots but the agent's arena has "
+                         f"{trained_slots}; evaluate with protocol 'train' or train on the protocol's counts")
     gaze = train_stack.get("gaze")
     base_gaze = gaze if isinstance(gaze, dict) and gaze.get("source") != "mixture" else None
     return {

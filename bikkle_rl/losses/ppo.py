@@ -81,6 +81,11 @@ class PPO:
             clip_value=cfg.clip_value,
         )
         self.advantage = GAE(gamma=cfg.gamma, lmbda=cfg.gae_lambda, value_network=critic, average_gae=False)
+        keys = self.loss.tensor_keys
+        self.minibatch_keys = [*actor.in_keys, *critic.in_keys, keys.action, keys.sample_log_prob, keys.advantage,
+                               keys.value_target, keys.value]
+        """Only what a minibatch step reads: indexing the whole batch (next observations, privileged keys...) for
+        every minibatch would cost more than the update itself."""
         self.optimizer = make_optimizer(cfg.optim, self.loss.parameters(), capturable=cudagraphs)
         self.total_updates = max(int(total_updates), 1)
         self.updates_done = 0
@@ -115,7 +120,7 @@ class PPO:
         self._anneal_learning_rate()
         with torch.no_grad():
             batch = self.advantage(batch)
-        flat = batch.reshape(-1)
+        flat = batch.select(*self.minibatch_keys, strict=False).reshape(-1)
         size = flat.numel() // self.cfg.minibatches
         records = []
         for _ in range(self.cfg.epochs):

@@ -13,6 +13,7 @@ TINY = [
     "num_envs=32",
     "algo.frames_per_env=16",
     "evaluation.episodes=32",
+    "evaluation.curve_episodes=16",
     "evaluation.video=false",
     "checkpoint.every_frames=512",
 ]

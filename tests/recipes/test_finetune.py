@@ -1,0 +1,117 @@
+"""Gaze-only fine-tuning: the freeze keeps every non-gaze parameter bit-identical; the recipe end to end."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from bikkle_rl.checkpoint import load_checkpoint
+from bikkle_rl.experiment import make_algorithm, make_train_env, to_container
+from bikkle_rl.modules import gaze_parameters
+from recipes.finetune_gaze import finetune_config, run_finetune
+from recipes.train import train
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "recipes" / "conf"
+SMALL_UPDATE = ["num_envs=16", "algo.frames_per_env=8", "algo.epochs=2", "algo.minibatches=2", "gaze=correlated"]
+
+
+def one_update(cfg):
+    """A PPO algorithm built from ``cfg``, its networks' parameters before, and after one update."""
+    device = torch.device("cpu")
+    env = make_train_env(cfg, device, seed=0)
+    algo = make_algorithm(cfg, env, total_iterations=4, device=device)
+    networks = {"actor": algo.actor, "critic": algo.critic}
+    before = {role: {name: p.detach().clone() for name, p in net.named_parameters()} for role, net in networks.items()}
+    with torch.no_grad():
+        batch = env.rollout(8, algo.actor, break_when_any_done=False, auto_reset=True)
+    algo.update(batch)
+    return algo, networks, before
+
+
+def changed(before: dict, network: torch.nn.Module, gaze: bool) -> dict[str, bool]:
+    """``{name: parameter changed}`` over the gaze (or the non-gaze) parameters of ``network``."""
+    gaze_ids = {id(p) for p in gaze_parameters(network)}
+    return {name: not torch.equal(before[name], p) for name, p in network.named_parameters()
+            if (id(p) in gaze_ids) == gaze}
+
+
+@pytest.mark.parametrize("encoder", ["mlp", "transformer", "cnn"])
+def test_freeze_keeps_every_non_gaze_parameter_bit_identical(compose_train, tmp_path, encoder):
+    cfg = compose_train(tmp_path, *SMALL_UPDATE, "freeze_non_gaze=true")
+    with open_dict(cfg):
+        cfg.model.encoder = encoder
+        cfg.stack = encoder
+    algo, networks, before = one_update(cfg)
+    trained = {id(p) for group in algo.optimizer.param_groups for p in group["params"]}
+    assert trained == {id(p) for net in networks.values() for p in gaze_parameters(net)}
+    for role, network in networks.items():
+        non_gaze = changed(before[role], network, gaze=False)
+        assert non_gaze and not any(non_gaze.values()), (role, [n for n, c in non_gaze.items() if c])
+        assert any(changed(before[role], network, gaze=True).values()), role
+
+
+def test_unfrozen_fine_tune_trains_everything(compose_train, tmp_path):
+    cfg = compose_train(tmp_path, *SMALL_UPDATE, "freeze_non_gaze=false")
+    algo, networks, before = one_update(cfg)
+    for role, network in networks.items():
+        assert sum(changed(before[role], network, gaze=False).values()) > 2, role
+
+
+def test_freeze_fails_clearly_without_gaze_or_with_sac(compose_train, tmp_path):
+    cfg = compose_train(tmp_path, "freeze_non_gaze=true")
+    with open_dict(cfg):
+        cfg.gaze = None  # an MLP without gaze columns has no gaze parameters
+    with pytest.raises(ValueError, match="no gaze parameters"):
+        one_update(cfg)
+    with pytest.raises(ValueError, match="freeze_non_gaze"):
+        one_update(compose_train(tmp_path, "freeze_non_gaze=true", "algo.name=sac"))
+
+
+def compose_finetune(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return compose("finetune_gaze", overrides=list(overrides))
+
+
+def test_finetune_config_swaps_gaze_budget_and_freeze(compose_train, tmp_path):
+    pretrained = to_container(compose_train(tmp_path, "gaze=mixture"))
+    cfg = compose_finetune("checkpoint=pre.pt", "gaze=uniform", "freeze=false", "lr=0.001", "total_frames=1000",
+                           f"out_dir={tmp_path}")
+    train_cfg = finetune_config(cfg, pretrained, tmp_path / "ft")
+    assert train_cfg.gaze == {"source": "uniform", "p_valid": 0.25}  # replaced, not merged with the mixture
+    assert train_cfg.init_from == "pre.pt" and train_cfg.resume is None
+    assert train_cfg.freeze_non_gaze is False and train_cfg.total_frames == 1000
+    assert train_cfg.algo.optim.lr == 0.001 and train_cfg.algo.epochs == pretrained["algo"]["epochs"]
+    assert train_cfg.model == pretrained["model"] and train_cfg.env == pretrained["env"]
+    assert train_cfg.logger.log_dir == str(tmp_path / "ft")
+    assert train_cfg.evaluation.protocol == "gaze-value"
+
+
+def test_gaze_only_finetune_end_to_end(compose_train, tmp_path):
+    pre_dir = tmp_path / "pretrained"
+    train(compose_train(pre_dir, "env=gaze_value", "gaze=none", "total_frames=512", "evaluation.protocol=gaze-value",
+                        "evaluation.curve_episodes=8"), pre_dir)
+    out_dir = tmp_path / "finetune"
+    cfg = compose_finetune(f"checkpoint={pre_dir / 'final.pt'}", "total_frames=512", "lr=0.01",
+                           "evaluation.scenarios=[correlated]", "evaluation.episodes=8", "evaluation.references=[]",
+                           f"out_dir={out_dir}")
+    output = run_finetune(cfg)
+
+    pretrained = load_checkpoint(pre_dir / "final.pt")["algo"]
+    tuned = output["run"]["algo"]
+    for role, network in (("actor", tuned.actor), ("critic", tuned.critic)):
+        gaze_ids = {id(p) for p in gaze_parameters(network)}
+        for name, parameter in network.named_parameters():
+            same = torch.equal(parameter, pretrained[role][name])
+            assert same != (id(parameter) in gaze_ids), (role, name)
+    assert load_checkpoint(out_dir / "final.pt")["config"]["freeze_non_gaze"] is True
+
+    data = json.loads((out_dir / "report" / "eval.json").read_text())
+    assert set(data["results"]) == {"correlated"} and set(data["results"]["correlated"]) == {"before", "after"}
+    assert data["gaze_value"] is None  # needs the uniform, none and oracle scenarios too
+    after, before = data["results"]["correlated"]["after"], data["results"]["correlated"]["before"]
+    assert data["improved"] == {"correlated": after["ci_low"] > before["ci_high"]}
+    assert data["finetune"]["freeze"] is True and data["finetune"]["frames"] == 512
+    assert (out_dir / "report" / "learning_curve.png").is_file()

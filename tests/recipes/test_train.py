@@ -1,0 +1,138 @@
+"""The training recipe: learning smoke test, checkpoints, resume, clear errors, compile on CPU."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import open_dict
+
+from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
+from bikkle_rl.evaluation.report import reference_factory
+from bikkle_rl.evaluation.rollout import evaluate_policy
+from bikkle_rl.experiment import (
+    checkpoint_payload,
+    env_stack,
+    make_algorithm,
+    make_train_env,
+    resume_from,
+)
+from bikkle_rl.envs.stack import make_env
+from recipes.train import train
+
+ONE_PINK = ["env.num_blue=0", "gaze=none", "env.start_round_step=zero", "env.shaping=0.1", "evaluation.protocol=train"]
+
+
+def continuing_returns(cfg, policy_factory, episodes=64) -> float:
+    """Mean return of a policy on the training arena in continuing mode, 200 steps, raw reward."""
+    stack = env_stack(cfg, num_envs=episodes, reward_norm=None)
+    stack["env"] = {**stack["env"], "episode_mode": "continuing", "start_round_step": "zero"}
+    env = make_env(stack, seed=123)
+    return evaluate_policy(policy_factory(env), env)["return"].mean().item()
+
+
+def test_short_ppo_run_beats_random(compose_train, tmp_path):
+    cfg = compose_train(tmp_path, *ONE_PINK, "num_envs=64", "algo.frames_per_env=32", "total_frames=120000")
+    run = train(cfg, tmp_path)
+    agent = continuing_returns(cfg, lambda env: run["algo"].actor)
+    random = continuing_returns(cfg, reference_factory("random"))
+    assert run["frames"] >= 120000
+    assert agent > random + 2.0, (agent, random)
+    assert (tmp_path / "final.pt").is_file()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir())[-1].endswith(f"{run['frames']:012d}.pt")
+
+
+def one_batch(env, actor, steps=16):
+    with torch.no_grad():
+        return env.rollout(steps, actor, break_when_any_done=False, auto_reset=True)
+
+
+def test_resume_restores_everything_the_next_update_needs(compose_train, tmp_path):
+    cfg = compose_train(tmp_path, "total_frames=4096")
+    device = torch.device("cpu")
+    env = make_train_env(cfg, device, seed=0)
+    algo = make_algorithm(cfg, env, total_iterations=10, device=device)
+    algo.update(one_batch(env, algo.actor))
+    path = tmp_path / "ckpt.pt"
+    torch.save(checkpoint_payload(cfg, algo, env, frames=512, iterations=1), path)
+    batch = one_batch(env, algo.actor)
+
+    torch.set_rng_state(load_checkpoint(path)["rng"]["torch"])
+    expected = algo.update(batch.clone())
+    fresh_env = make_train_env(cfg, device, seed=99)
+    fresh = make_algorithm(cfg, fresh_env, total_iterations=10, device=device)
+    assert resume_from(path, fresh, fresh_env) == (512, 1)
+    assert fresh.updates_done == 1
+    got = fresh.update(batch.clone())
+    assert got == expected
+    for name, value in algo.actor.state_dict().items():
+        assert torch.equal(value, fresh.actor.state_dict()[name]), name
+
+
+def test_resume_continues_the_step_counter(compose_train, tmp_path):
+    first = train(compose_train(tmp_path, "total_frames=1024"), tmp_path)
+    latest = sorted((tmp_path / "checkpoints").iterdir())[-1]
+    second_dir = tmp_path / "second"
+    cfg = compose_train(second_dir, "total_frames=2048", f"resume={latest}")
+    second = train(cfg, second_dir)
+    assert first["frames"] == 1024 and second["frames"] == 2048
+    assert load_checkpoint(second_dir / "final.pt")["iterations"] == 4
+
+
+def test_init_from_loads_weights_into_a_new_run(compose_train, tmp_path):
+    train(compose_train(tmp_path, "total_frames=512"), tmp_path)
+    source = load_checkpoint(tmp_path / "final.pt")["algo"]["actor"]
+    cfg = compose_train(tmp_path / "b", "total_frames=512", f"init_from={tmp_path / 'final.pt'}",
+                        "algo.optim.lr=1e-12")
+    run = train(cfg, tmp_path / "b")
+    for name, value in run["algo"].actor.state_dict().items():
+        assert torch.allclose(value, source[name], atol=1e-6), name
+
+
+def test_truncated_or_foreign_checkpoint_gives_a_clear_error(compose_train, tmp_path):
+    train(compose_train(tmp_path, "total_frames=512"), tmp_path)
+    good = tmp_path / "final.pt"
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    cfg = compose_train(tmp_path / "b", f"resume={truncated}")
+    with pytest.raises(CheckpointError, match="truncated.pt"):
+        train(cfg, tmp_path / "b")
+    other_model = compose_train(tmp_path / "c", "model=transformer", f"resume={good}")
+    with pytest.raises(CheckpointError, match="final.pt"):
+        train(other_model, tmp_path / "c")
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ("algo.epochs=0", "epochs"),
+        ("algo.gamma=1.5", "gamma"),
+        ("model.encoder=rnn", "rnn"),
+        ("env.num_pink=0", "num_pink"),
+        ("algo.name=dqn", "algo.name"),
+        ("device=cuda:7", "cuda"),
+    ],
+)
+def test_bad_config_values_fail_clearly(compose_train, tmp_path, override, match):
+    if override.startswith("device") and torch.cuda.is_available():
+        pytest.skip("a CUDA machine may have that device")
+    with pytest.raises(ValueError, match=match):
+        train(compose_train(tmp_path, override), tmp_path)
+
+
+def test_compiled_update_runs_on_cpu(compose_train, tmp_path):
+    cfg = compose_train(tmp_path, "compile=true", "num_envs=16", "algo.frames_per_env=8", "algo.epochs=1",
+                        "algo.minibatches=1")
+    device = torch.device("cpu")
+    env = make_train_env(cfg, device, seed=0)
+    algo = make_algorithm(cfg, env, total_iterations=2, device=device)
+    before = [p.clone() for p in algo.actor.parameters()]
+    metrics = algo.update(one_batch(env, algo.actor, steps=8))
+    assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, algo.actor.parameters()))
+
+
+def test_cudagraphs_request_on_cpu_warns_and_runs_eagerly(compose_train, tmp_path):
+    cfg = compose_train(tmp_path, "cudagraphs=true", "total_frames=512")
+    with pytest.warns(UserWarning, match="cudagraphs"):
+        run = train(cfg, tmp_path)
+    assert run["frames"] == 512
