@@ -87,7 +87,7 @@ def make_algorithm(cfg: Any, env: TransformedEnv, total_iterations: int, device:
 
 
 def make_collector(cfg: Any, env: TransformedEnv, algo, total_frames: int, device: torch.device) -> Collector:
-    """A torchrl ``Collector`` stepping the batched env in-process on the training device."""
+    """A torchrl ``Collector`` stepping the batched env in-process on the training device (-1 frames: endless)."""
     plain = to_container(cfg)
     frames_per_batch = env.batch_size.numel() * int(plain["algo"]["frames_per_env"])
     compile_policy = {"fullgraph": False} if plain.get("compile", False) else None
@@ -96,7 +96,7 @@ def make_collector(cfg: Any, env: TransformedEnv, algo, total_frames: int, devic
         env,
         algo.collection_policy,
         frames_per_batch=frames_per_batch,
-        total_frames=max(total_frames, frames_per_batch),
+        total_frames=total_frames if total_frames < 0 else max(total_frames, frames_per_batch),
         device=device,
         init_random_frames=getattr(algo, "init_random_frames", None),
         compile_policy=compile_policy,

@@ -1,0 +1,136 @@
+"""End-to-end PPO training throughput (collection + update), with the pipeline's overhead made visible.
+
+For each encoder it times, with the recipe's default config (``recipes/conf/train.yaml``):
+- the TorchRL pipeline: Collector over the transformed batched env, then the PPO update (default epochs);
+- in the same run, the env's bare stepping rate (pure dynamics functions, no TorchRL) at the same batch, and
+  a plain-tensor PPO update of the same networks on the same batch shape (no TensorDict, no torchrl loss),
+so the ratios show what TorchRL costs.
+
+    python benchmarks/ppo_throughput.py                          # mlp and transformer, CPU
+    python benchmarks/ppo_throughput.py --encoders mlp --iterations 5 --device cuda
+    python benchmarks/ppo_throughput.py --overrides num_envs=1024 algo.frames_per_env=16
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from bikkle_rl.envs import BikkleConfig, dynamics
+from bikkle_rl.experiment import make_algorithm, make_collector, make_train_env, resolve_device
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
+
+
+def train_config(encoder: str, overrides: list[str]):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        cfg = compose("train", overrides=[f"model={encoder}", *overrides])
+    with open_dict(cfg):
+        cfg.logger.log_dir = "."
+    return cfg
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def pipeline_rates(cfg, device: torch.device, iterations: int) -> tuple[dict[str, float], object, object]:
+    """Collect / update / end-to-end steps/s of the recipe's pipeline, and the last batch and algorithm."""
+    env = make_train_env(cfg, device, seed=0)
+    algo = make_algorithm(cfg, env, total_iterations=iterations + 2, device=device)
+    collector = make_collector(cfg, env, algo, total_frames=-1, device=device)
+    batches = iter(collector)
+    algo.update(next(batches))  # warm-up (and compilation when enabled)
+    collect_s = update_s = 0.0
+    frames = 0
+    for _ in range(iterations):
+        start = time.perf_counter()
+        batch = next(batches)
+        sync(device)
+        collected = time.perf_counter()
+        algo.update(batch)
+        sync(device)
+        collect_s += collected - start
+        update_s += time.perf_counter() - collected
+        frames += batch.numel()
+    collector.shutdown()
+    rates = {"collect": frames / collect_s, "update": frames / update_s, "end_to_end": frames / (collect_s + update_s)}
+    return rates, batch, algo
+
+
+def bare_env_rate(arena: BikkleConfig, num_envs: int, steps: int, device: torch.device) -> float:
+    """Steps/s of the pure dynamics (step, observe, partial reset) with random actions, no TorchRL."""
+    generator = torch.Generator(device=device).manual_seed(0)
+    state = dynamics.new_arena(arena, num_envs, generator, device)
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        action = torch.rand(num_envs, 2, device=device) * 2 - 1
+        state, _, events = dynamics.step_arena(arena, state, action, generator)
+        dynamics.observe(arena, state)
+        done = dynamics.is_terminated(arena, events) | dynamics.is_truncated(arena, state)
+        state = dynamics.reset_arenas(arena, state, done, generator)
+    sync(device)
+    return steps * num_envs / (time.perf_counter() - start)
+
+
+def plain_update_rate(algo, batch, epochs: int, minibatches: int, device: torch.device) -> float:
+    """Steps/s of a hand-written clipped-PPO update of the same networks on the same batch shape."""
+    policy_net, value_net = algo.actor.module[0].module, algo.critic.module
+    in_keys = algo.actor.module[0].in_keys
+    flat = batch.reshape(-1)
+    inputs = [flat[key] for key in in_keys]
+    action, old_log_prob = flat["action"], flat["action_log_prob"]
+    advantage, target = flat["advantage"].squeeze(-1), flat["value_target"]
+    params = [*policy_net.parameters(), *value_net.parameters()]
+    optimizer = torch.optim.Adam(params, lr=1e-5)
+    size = flat.numel() // minibatches
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for index in torch.randperm(flat.numel(), device=device)[: size * minibatches].split(size):
+            loc, scale = policy_net(*(x[index] for x in inputs))
+            log_prob = torch.distributions.Normal(loc, scale).log_prob(action[index].clamp(-0.999, 0.999)).sum(-1)
+            ratio = (log_prob - old_log_prob[index].reshape(-1)).exp()
+            adv = advantage[index]
+            policy_loss = -torch.min(ratio * adv, ratio.clamp(0.8, 1.2) * adv).mean()
+            value_loss = (value_net(*(x[index] for x in inputs)) - target[index]).pow(2).mean()
+            optimizer.zero_grad()
+            (policy_loss + 0.5 * value_loss).backward()
+            torch.nn.utils.clip_grad_norm_(params, 0.5)
+            optimizer.step()
+    sync(device)
+    return flat.numel() / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--encoders", nargs="+", default=["mlp", "transformer"])
+    parser.add_argument("--iterations", type=int, default=4, help="timed collect+update iterations")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--overrides", nargs="*", default=[], help="Hydra overrides of the train config")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    print(f"device={device}; steps/s (environment steps), {args.iterations} timed iterations after a warm-up")
+    header = f"{'encoder':<12}{'collect':>10}{'update':>10}{'end-to-end':>12}{'bare env':>11}{'plain upd':>11}" \
+             f"{'collect/bare':>14}{'update/plain':>14}"
+    print(header)
+    for encoder in args.encoders:
+        cfg = train_config(encoder, [f"device={args.device}", *args.overrides])
+        if device.type == "cpu":
+            torch.set_num_threads(cfg.cpu_threads)
+        rates, batch, algo = pipeline_rates(cfg, device, args.iterations)
+        bare = bare_env_rate(BikkleConfig(**cfg.env), cfg.num_envs, 50, device)
+        plain = plain_update_rate(algo, batch, cfg.algo.epochs, cfg.algo.minibatches, device)
+        print(f"{encoder:<12}{rates['collect']:>10,.0f}{rates['update']:>10,.0f}{rates['end_to_end']:>12,.0f}"
+              f"{bare:>11,.0f}{plain:>11,.0f}{rates['collect'] / bare:>14.2f}{rates['update'] / plain:>14.2f}")
+
+
+if __name__ == "__main__":
+    main()
