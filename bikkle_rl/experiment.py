@@ -28,7 +28,7 @@ from bikkle_rl.checkpoint import (
 from bikkle_rl.envs.stack import EnvStackConfig, make_env
 from bikkle_rl.envs.transforms import RewardNormalization
 from bikkle_rl.losses.ppo import PPO, PPOConfig
-from bikkle_rl.modules import ModelConfig, make_actor, make_critic
+from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor, make_critic
 
 ENV_STACK_KEYS = tuple(f.name for f in dataclasses.fields(EnvStackConfig))
 CHECKPOINT_KEYS = ("algo", "transforms", "frames", "iterations", "rng", "config")
@@ -67,15 +67,37 @@ def cudagraphs_available(requested: bool, device: torch.device) -> bool:
     return requested
 
 
+def freeze_non_gaze(*networks: torch.nn.Module) -> None:
+    """Freezes every parameter of ``networks`` except their ``gaze_parameters`` (a gaze-only fine-tune).
+
+    Frozen parameters get ``requires_grad=False``: optimizers built afterwards leave them out, so they stay
+    bit-identical through training.
+    """
+    keep = {id(parameter) for network in networks for parameter in gaze_parameters(network)}
+    if not keep:
+        raise ValueError("freeze_non_gaze=true but the networks have no gaze parameters (train with a gaze config)")
+    for network in networks:
+        for parameter in network.parameters():
+            parameter.requires_grad_(id(parameter) in keep)
+
+
 def make_algorithm(cfg: Any, env: TransformedEnv, total_iterations: int, device: torch.device):
-    """The training algorithm (PPO or SAC) with fresh networks for ``env``, on ``device``."""
+    """The training algorithm (PPO or SAC) with fresh networks for ``env``, on ``device``.
+
+    ``freeze_non_gaze: true`` (PPO only) trains only the gaze parameters of actor and critic.
+    """
     plain = to_container(cfg)
     model_cfg = ModelConfig(**plain["model"])
     algo_cfg = dict(plain["algo"])
     name = algo_cfg.get("name")
     cudagraphs = cudagraphs_available(bool(plain.get("cudagraphs", False)), device)
+    freeze = bool(plain.get("freeze_non_gaze", False))
+    if freeze and name != "ppo":
+        raise ValueError(f"freeze_non_gaze=true needs algo.name='ppo', got {name!r}")
     if name == "ppo":
         actor, critic = make_actor(model_cfg, env).to(device), make_critic(model_cfg, env).to(device)
+        if freeze:
+            freeze_non_gaze(actor, critic)
         return PPO(PPOConfig(**algo_cfg), actor, critic, total_updates=total_iterations,
                    compile=bool(plain.get("compile", False)), cudagraphs=cudagraphs)
     if name == "sac":

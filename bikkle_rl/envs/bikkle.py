@@ -61,7 +61,9 @@ class BikkleEnv(EnvBase):
         if seed is None:
             seed = int(torch.empty((), dtype=torch.int64).random_().item())
         self.set_seed(seed)
-        self._state = dynamics.new_arena(config, self.num_envs, self.rng, self.device)
+        # a placeholder layout until reset(), drawn apart so that BikkleEnv(seed=s).reset() is set_seed(s); reset()
+        placeholder_rng = torch.Generator(device=self.device).manual_seed(int(seed))
+        self._state = dynamics.new_arena(config, self.num_envs, placeholder_rng, self.device)
 
     @property
     def num_envs(self) -> int:

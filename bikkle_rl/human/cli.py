@@ -89,9 +89,10 @@ def make_driver(args: argparse.Namespace, source: GazeSource, overrides: dict[st
     """(env, policy or None, driver name) for the chosen driver."""
     if args.checkpoint:
         from bikkle_rl.agent_io import load_agent  # imported here: only the checkpoint path needs it
+        from bikkle_rl.experiment import env_stack
 
-        policy, make_env_cfg = load_agent(args.checkpoint, "cpu")
-        stack = EnvStackConfig.from_any(make_env_cfg)
+        policy, run_config = load_agent(args.checkpoint, "cpu")
+        stack = EnvStackConfig.from_any(env_stack(run_config))
         stack.env.update(overrides)
         stack.reward_norm = None  # the window shows the raw reward
         env = make_env(EnvStackConfig.from_any(stack), num_envs=1, device="cpu", seed=args.seed)

@@ -130,28 +130,26 @@ class GazeGreedyActor(GreedyActor):
 
     def __init__(self, action_mode: str = "velocity", touch_distance: float = 0.08, margin: float = 0.01):
         super().__init__(action_mode, touch_distance, margin)
-        self.remembered_slot: torch.Tensor | None = None  # [N] long
         self.remembered_pos: torch.Tensor | None = None  # [N, 2]; NaN where nothing is remembered
 
     def reset_memory(self) -> None:
-        self.remembered_slot = self.remembered_pos = None
+        self.remembered_pos = None
 
     def forward(self, pellet_rel: torch.Tensor, pellet_kind: torch.Tensor, pellet_mask: torch.Tensor,
                 agent_pos: torch.Tensor, gaze: torch.Tensor, gaze_valid: torch.Tensor) -> torch.Tensor:
         pinks = (pellet_kind == PINK) & pellet_mask
         pellet_pos = agent_pos[:, None] + pellet_rel
-        if self.remembered_slot is None or self.remembered_slot.shape != pinks.shape[:1]:
-            self.remembered_slot = torch.zeros(pinks.shape[:1], dtype=torch.long, device=pinks.device)
+        if self.remembered_pos is None or self.remembered_pos.shape != agent_pos.shape:
             self.remembered_pos = torch.full_like(agent_pos, torch.nan)
         gaze_valid = gaze_valid.reshape(-1, 1)
         gaze_target = nearest_slot(((pellet_pos - gaze[:, None]) ** 2).sum(-1), pinks)
-        slot = torch.where(gaze_valid[:, 0], gaze_target, self.remembered_slot)
         remembered_pos = torch.where(gaze_valid, gather_slot(pellet_pos, gaze_target), self.remembered_pos)
-        unmoved = (gather_slot(pellet_pos, slot) - remembered_pos).norm(dim=-1) < self.memory_tolerance
-        following = unmoved & gather_slot(pinks, slot)
+        # find the remembered pellet by position: slots may be reordered (SortPellets) between steps
+        distance_sq = ((pellet_pos - remembered_pos[:, None]) ** 2).sum(-1).nan_to_num(torch.inf)
+        slot = nearest_slot(distance_sq, pinks)
+        following = gather_slot(distance_sq, slot) < self.memory_tolerance**2
         nearest = nearest_slot((pellet_rel * pellet_rel).sum(-1), pinks)
         target = torch.where(following, slot, nearest)
-        self.remembered_slot = slot
         self.remembered_pos = torch.where(following[:, None], remembered_pos, torch.nan)
         return self.act_toward(target, pellet_rel, pellet_kind, pellet_mask)
 

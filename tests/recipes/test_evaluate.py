@@ -13,8 +13,8 @@ from torchrl.envs.utils import ExplorationType, set_exploration_type
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
 from bikkle_rl.envs.stack import make_env
-from bikkle_rl.evaluation.protocols import evaluation_stack
 from bikkle_rl.evaluation import evaluate_policy
+from bikkle_rl.evaluation.protocols import evaluation_stack
 from bikkle_rl.experiment import env_stack
 from bikkle_rl.policies import make_reference_policy
 from recipes.evaluate import run_evaluation

@@ -55,7 +55,7 @@ def test_freeze_keeps_every_non_gaze_parameter_bit_identical(compose_train, tmp_
 
 def test_unfrozen_fine_tune_trains_everything(compose_train, tmp_path):
     cfg = compose_train(tmp_path, *SMALL_UPDATE, "freeze_non_gaze=false")
-    algo, networks, before = one_update(cfg)
+    _, networks, before = one_update(cfg)
     for role, network in networks.items():
         assert sum(changed(before[role], network, gaze=False).values()) > 2, role
 

@@ -1,0 +1,123 @@
+"""The value of gaze, measured: the issue's targets over several seeds, each checked and printed.
+
+Per seed, on the 3 pink + 3 blue arena (only gaze tells which pink is high-value):
+1. train an agent with correlated gaze, and (``--oracle agent``) an oracle agent told the high-value pellet;
+2. evaluate it under the ``gaze-value`` protocol: gain = return(correlated) - return(uniform),
+   gain_max = return(oracle) - return(none), the fraction captured, and the agent against ``greedy``;
+3. train an agent without gaze, fine-tune only its gaze parameters on correlated gaze, evaluate before/after.
+
+Targets: gain / gain_max >= 0.5 with the CIs of correlated and uniform apart; the agent (with correlated gaze)
+beats greedy (which reads no gaze); the gaze-only fine-tune raises return(correlated) with CIs apart.
+
+    python benchmarks/gaze_value.py --seeds 3 --minutes 20                  # the full benchmark
+    python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
+        --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+
+from bikkle_rl.evaluation.aggregate import aggregate, format_gaze_value_runs
+from recipes.evaluate import run_evaluation
+from recipes.finetune_gaze import run_finetune
+from recipes.train import train
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
+PROTOCOL = "gaze-value"
+SCENARIOS = ["correlated", "uniform", "none", "oracle"]
+
+
+def compose_config(name: str, overrides: list[str]):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return compose(name, overrides=overrides)
+
+
+def train_agent(run_dir: Path, seed: int, gaze_overrides: list[str], args: argparse.Namespace) -> Path:
+    """Trains one agent on the gaze-value arena for the time budget; returns its final checkpoint."""
+    overrides = ["env=gaze_value", f"model={args.model}", f"seed={seed}", f"device={args.device}",
+                 f"cpu_threads={args.threads}", f"total_frames={args.frames}", f"time_limit_minutes={args.minutes}",
+                 f"evaluation.protocol={PROTOCOL}", f"logger.log_dir={run_dir}", *gaze_overrides,
+                 *args.train_override]
+    train(compose_config("train", overrides), run_dir)
+    return run_dir / "final.pt"
+
+
+def ci(summary: dict, key: str = "mean") -> str:
+    return f"{summary[key]:6.2f} [{summary['ci_low']:.2f}, {summary['ci_high']:.2f}]"
+
+
+def benchmark_seed(seed: int, args: argparse.Namespace) -> dict:
+    """Runs the three experiments of one seed; returns their verdicts and the eval.json paths."""
+    root = args.out / f"seed_{seed}"
+    agent = train_agent(root / "correlated", seed, ["gaze=correlated"], args)
+    oracle = train_agent(root / "oracle", seed, ["gaze=none", "oracle=true"], args) if args.oracle == "agent" else None
+    evaluation = run_evaluation(compose_config("evaluate", [
+        f"checkpoint={agent}", f"oracle_checkpoint={oracle or 'null'}", f"protocol={PROTOCOL}",
+        f"scenarios=[{','.join(SCENARIOS)}]", f"episodes={args.episodes}", "references=[greedy,greedy-gaze]",
+        "video=false", f"seed={seed}", f"device={args.device}", f"cpu_threads={args.threads}",
+        f"out_dir={root / 'evaluation'}"]))
+    value = evaluation["gaze_value"]
+    agent_cell, greedy_cell = (evaluation["results"]["correlated"][name] for name in ("agent", "greedy"))
+
+    no_gaze = train_agent(root / "no_gaze", seed, ["gaze=none"], args)
+    finetune = run_finetune(compose_config("finetune_gaze", [
+        f"checkpoint={no_gaze}", "gaze=correlated", "freeze=true", f"total_frames={args.frames}",
+        f"time_limit_minutes={args.finetune_minutes or args.minutes}", f"seed={seed}", f"device={args.device}",
+        f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}", "evaluation.scenarios=[correlated]",
+        f"evaluation.episodes={args.episodes}", "evaluation.references=[]", f"out_dir={root / 'finetune'}"]))
+    before, after = (finetune["results"]["correlated"][when] for when in ("before", "after"))
+
+    print(f"\n=== seed {seed} ===")
+    print(f"gain      {ci({**value['gain'], 'mean': value['gain']['value']})}    "
+          f"gain_max {ci({**value['gain_max'], 'mean': value['gain_max']['value']})}   ({value['oracle_source']})")
+    fraction = value["fraction"]["value"]
+    print(f"fraction  {fraction:6.2f}   CIs of correlated and uniform {'apart' if value['separated'] else 'overlap'}")
+    print(f"agent (correlated gaze) {ci(agent_cell)}   greedy (no gaze) {ci(greedy_cell)}")
+    print(f"gaze-only fine-tune, return(correlated): before {ci(before)}  after {ci(after)}")
+    return {
+        "seed": seed,
+        "captures_half": fraction >= 0.5 and value["separated"],
+        "beats_greedy": agent_cell["ci_low"] > greedy_cell["ci_high"],
+        "finetune_raises": finetune["improved"]["correlated"],
+        "evaluation": str(evaluation["paths"]["json"]),
+        "finetune": str(finetune["paths"]["json"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
+    parser.add_argument("--minutes", type=float, default=20.0, help="wall-time budget of each training run")
+    parser.add_argument("--finetune-minutes", type=float, default=None, help="the fine-tune's (default --minutes)")
+    parser.add_argument("--frames", type=int, default=1_000_000_000, help="frame budget of each training run")
+    parser.add_argument("--model", default="mlp", help="model config group (mlp | transformer | cnn)")
+    parser.add_argument("--oracle", choices=("agent", "gaze"), default="agent",
+                        help="gain_max from a trained oracle agent, or from the agent under exact gaze")
+    parser.add_argument("--episodes", type=int, default=1000, help="evaluation episodes per scenario and policy")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--train-override", nargs="*", default=[], help="extra train config overrides (key=value)")
+    parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/gaze_value"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    verdicts = [benchmark_seed(seed, args) for seed in range(args.seeds)]
+    evals = [json.loads(Path(v["evaluation"]).read_text()) for v in verdicts]
+    print(f"\n=== across {args.seeds} seeds (interquartile mean, 95 % bootstrap CI) ===")
+    print(format_gaze_value_runs(aggregate(evals)["gaze_value"]))
+    for target, label in (("captures_half", "gain / gain_max >= 0.5 with correlated and uniform CIs apart"),
+                          ("beats_greedy", "agent with correlated gaze beats greedy (no gaze), CIs apart"),
+                          ("finetune_raises", "gaze-only fine-tune raises return(correlated), CIs apart")):
+        met = sum(v[target] for v in verdicts)
+        print(f"{'PASS' if met == len(verdicts) else 'FAIL'}  {label}: {met}/{len(verdicts)} seeds")
+    (args.out / "verdicts.json").write_text(json.dumps(verdicts, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Evaluate a trained agent beside the reference policies on a protocol's gaze scenarios.
+
+    bikkle-eval checkpoint=outputs/.../final.pt                       # seed protocol, 1000 episodes a cell
+    bikkle-eval checkpoint=outputs/.../final.pt protocol=gaze-value  # 3 pink + 3 blue: gaze has value
+    bikkle-eval -m checkpoint=A/final.pt,B/final.pt hydra/launcher=local
+
+The story of an evaluation: load the agent (and an oracle agent if given) from its checkpoint, run every
+policy on every scenario as one batched env from the same seeded layouts, summarise each cell (mean, std,
+95 % bootstrap CI), state the value of gaze when the scenarios allow, and write eval.json, eval.md, eval.png
+and a video per scenario (see ``conf/evaluate.yaml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from bikkle_rl.agent_io import load_agent
+from bikkle_rl.envs.stack import make_env
+from bikkle_rl.evaluation import evaluate_policy, summarize
+from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
+from bikkle_rl.evaluation.protocols import evaluation_stack
+from bikkle_rl.evaluation.report import PolicyFactory, record_video, reference_factory, write_report
+from bikkle_rl.experiment import env_stack, resolve_device
+
+Returns = dict[str, dict[str, torch.Tensor]]
+"""Per-episode returns [E] of an evaluation: ``{scenario: {policy: returns}}``."""
+
+
+def evaluate_returns(policies: Mapping[str, PolicyFactory], train_stack: dict, protocol: str, scenarios: list[str],
+                     episodes: int, seed: int, device: str = "cpu", deterministic: bool = True) -> Returns:
+    """Every policy on every scenario, ``episodes`` batched episodes each, from the same seeded layouts."""
+    returns: Returns = {}
+    for scenario in scenarios:
+        stack = {**evaluation_stack(train_stack, protocol, scenario, episodes), "device": device}
+        returns[scenario] = {}
+        for name, factory in policies.items():
+            env = make_env(stack, seed=seed)
+            returns[scenario][name] = evaluate_policy(factory(env), env, deterministic=deterministic)["return"]
+    return returns
+
+
+def summarize_returns(returns: Returns, seed: int) -> dict[str, dict[str, dict]]:
+    """``{scenario: {policy: summary}}`` (see :func:`~bikkle_rl.evaluation.summarize`)."""
+    return {scenario: {name: summarize(values, generator=torch.Generator().manual_seed(seed))
+                       for name, values in row.items()} for scenario, row in returns.items()}
+
+
+def merge_returns(first: Returns, second: Returns) -> Returns:
+    """The cells of both evaluations (same scenarios, different policies)."""
+    return {scenario: {**first[scenario], **second.get(scenario, {})} for scenario in first}
+
+
+def run_evaluation(cfg: DictConfig) -> dict:
+    """Evaluates as configured and writes the report into ``cfg.out_dir``; returns results and paths."""
+    device = resolve_device(cfg.device)
+    if device.type == "cpu":
+        torch.set_num_threads(cfg.cpu_threads)
+    scenarios = list(cfg.scenarios)
+    actor, run_config = load_agent(cfg.checkpoint, device)
+    stack = env_stack(run_config)
+    policies: dict[str, PolicyFactory] = {"agent": lambda env: actor}
+    policies |= {name: reference_factory(name) for name in cfg.references}
+    returns = evaluate_returns(policies, stack, cfg.protocol, scenarios, cfg.episodes, cfg.seed, str(device),
+                               cfg.deterministic)
+    if cfg.oracle_checkpoint:
+        oracle_actor, oracle_config = load_agent(cfg.oracle_checkpoint, device)
+        returns = merge_returns(returns, evaluate_returns({"oracle": lambda env: oracle_actor},
+                                                          env_stack(oracle_config), cfg.protocol, scenarios,
+                                                          cfg.episodes, cfg.seed, str(device), cfg.deterministic))
+    results = summarize_returns(returns, cfg.seed)
+    gaze_value = gaze_value_from_returns(returns, oracle="oracle" if cfg.oracle_checkpoint else None,
+                                         generator=torch.Generator().manual_seed(cfg.seed))
+
+    out_dir = Path(cfg.out_dir)
+    model = run_config.get("model", {}).get("encoder", "?")
+    title = f"{Path(cfg.checkpoint).name} ({model}), protocol {cfg.protocol}"
+    extra = {"checkpoint": str(cfg.checkpoint), "oracle_checkpoint": cfg.oracle_checkpoint,
+             "protocol": cfg.protocol, "seed": cfg.seed, "deterministic": cfg.deterministic,
+             "gaze_value": gaze_value}
+    paths = write_report(results, out_dir, title, extra)
+    if gaze_value is not None:
+        with paths["table"].open("a") as table:
+            table.write(f"\n```\n{format_gaze_value(gaze_value)}\n```\n")
+    if cfg.video:
+        for scenario in scenarios:
+            video_stack = {**evaluation_stack(stack, cfg.protocol, scenario, num_envs=4), "device": str(device)}
+            paths[f"video_{scenario}"] = record_video(policies["agent"], video_stack,
+                                                      out_dir / f"agent_{scenario}.mp4", seed=cfg.seed)
+    print(paths["table"].read_text())
+    return {"returns": returns, "results": results, "gaze_value": gaze_value, "paths": paths}
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    print(OmegaConf.to_yaml(cfg))
+    run_evaluation(cfg)
+    print(f"report directory: {cfg.out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Fine-tune a pretrained agent on a gaze source, training only the parameters that read gaze.
+
+    bikkle-finetune checkpoint=outputs/.../final.pt                 # gaze-only fine-tune on correlated gaze
+    bikkle-finetune checkpoint=outputs/.../final.pt freeze=false    # the unfrozen comparison
+
+The story of a fine-tune (the diary's workflow: learn the arena first, then learn to read a person's gaze):
+read the pretrained run's config from its checkpoint, swap in this run's gaze source, budget and seed, and
+train with the training recipe, starting from the checkpoint's weights with every parameter but
+``gaze_parameters`` of actor and critic frozen (``freeze_non_gaze``). Then evaluate the agent before and
+after, beside the reference policies, and write ``report/`` (table, bars, learning curve, value of gaze).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from bikkle_rl.agent_io import load_agent
+from bikkle_rl.evaluation.curves import plot_learning_curve
+from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
+from bikkle_rl.evaluation.report import PolicyFactory, reference_factory, write_report
+from bikkle_rl.experiment import env_stack, resolve_device, to_container
+from recipes.evaluate import evaluate_returns, summarize_returns
+from recipes.train import train
+
+EVALUATION_SEED_OFFSET = 10_000
+"""Evaluation arenas are seeded apart from the training arenas (as in the training recipe)."""
+
+
+def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictConfig:
+    """The fine-tune's training config: the pretrained run's, with this run's gaze, budget, seed and device.
+
+    Its learning curve follows the agent on the first scenario of this run's evaluation protocol.
+    """
+    train_cfg = dict(pretrained)
+    train_cfg |= {
+        "gaze": to_container(cfg.gaze),
+        "init_from": str(cfg.checkpoint),
+        "resume": None,
+        "freeze_non_gaze": bool(cfg.freeze),
+        "total_frames": int(cfg.total_frames),
+        "time_limit_minutes": cfg.time_limit_minutes,
+        "seed": int(cfg.seed),
+        "device": cfg.device,
+        "cpu_threads": int(cfg.cpu_threads),
+        "logger": {**pretrained["logger"], "log_dir": str(run_dir), "exp_name": "finetune_gaze"},
+        "evaluation": {**pretrained["evaluation"], "protocol": cfg.evaluation.protocol,
+                       "scenarios": list(cfg.evaluation.scenarios), "video": False},
+    }
+    if cfg.lr is not None:
+        train_cfg["algo"] = {**pretrained["algo"], "optim": {**pretrained["algo"]["optim"], "lr": float(cfg.lr)}}
+    return OmegaConf.create(train_cfg)
+
+
+def improved(results: dict, before: str, after: str) -> dict[str, bool]:
+    """Per scenario: the CI of ``after``'s mean return lies above the CI of ``before``'s."""
+    return {scenario: row[after]["ci_low"] > row[before]["ci_high"] for scenario, row in results.items()}
+
+
+def run_finetune(cfg: DictConfig) -> dict:
+    """Fine-tunes as configured into ``cfg.out_dir``; returns the evaluation results and the training run."""
+    run_dir = Path(cfg.out_dir)
+    device = resolve_device(cfg.device)
+    pretrained_actor, pretrained = load_agent(cfg.checkpoint, device)
+    train_cfg = finetune_config(cfg, pretrained, run_dir)
+    run = train(train_cfg, run_dir)
+
+    evaluation = cfg.evaluation
+    seed = int(cfg.seed) + EVALUATION_SEED_OFFSET
+    policies: dict[str, PolicyFactory] = {"before": lambda env: pretrained_actor,
+                                          "after": lambda env: run["algo"].actor}
+    policies |= {name: reference_factory(name) for name in evaluation.references}
+    returns = evaluate_returns(policies, env_stack(train_cfg), evaluation.protocol, list(evaluation.scenarios),
+                               evaluation.episodes, seed, str(device))
+    results = summarize_returns(returns, seed)
+    gaze_value = {when: gaze_value_from_returns(returns, agent=when, generator=torch.Generator().manual_seed(seed))
+                  for when in ("before", "after")}
+
+    mode = "gaze-only" if cfg.freeze else "unfrozen"
+    title = f"{mode} fine-tune on {cfg.gaze.source} gaze, protocol {evaluation.protocol}"
+    extra = {"finetune": {"checkpoint": str(cfg.checkpoint), "freeze": bool(cfg.freeze),
+                          "gaze": to_container(cfg.gaze), "frames": run["frames"]},
+             "gaze_value": gaze_value["after"], "gaze_value_before": gaze_value["before"],
+             "improved": improved(results, "before", "after")}
+    report_dir = run_dir / "report"
+    paths = write_report(results, report_dir, title, extra)
+    with paths["table"].open("a") as table:
+        for when, report in gaze_value.items():
+            if report is not None:
+                table.write(f"\n{when} the fine-tune:\n```\n{format_gaze_value(report)}\n```\n")
+    first = evaluation.scenarios[0]
+    plot_learning_curve(run["history"], report_dir / "learning_curve.png",
+                        reference=results[first]["before"]["mean"],
+                        reference_label=f"before the fine-tune, {first} gaze (evaluation)")
+    print(paths["table"].read_text())
+    return {"results": results, "gaze_value": gaze_value, "improved": extra["improved"], "run": run,
+            "paths": paths}
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="finetune_gaze")
+def main(cfg: DictConfig) -> None:
+    print(OmegaConf.to_yaml(cfg))
+    run_finetune(cfg)
+    print(f"run directory: {cfg.out_dir}")
+
+
+if __name__ == "__main__":
+    main()
