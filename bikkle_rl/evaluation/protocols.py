@@ -4,7 +4,10 @@
   With one pink pellet gaze has nothing to add: it checks the agent plays the arena well under any gaze.
 - ``gaze-value``: 3 pink + 3 blue, continuing, 200 steps: only gaze tells which pink is high-value, so the
   difference between ``correlated`` and ``uniform`` gaze measures what the signal is worth.
-- ``train``: the training arena's own pellet counts, continuing, 200 steps (for arenas of other sizes).
+- ``train``: the training arena as it is (counts, rewards, speeds), continuing, 200 steps, unshaped.
+
+``seed`` and ``gaze-value`` play SPEC's arena (default rewards and dynamics) whatever the training arena was;
+only the action mode is the agent's.
 
 An agent can only be evaluated on arenas with as many pellet slots as it was trained on.
 
@@ -21,9 +24,10 @@ from bikkle_rl.envs.config import BikkleConfig
 PROTOCOLS: dict[str, dict[str, Any]] = {
     "seed": {"env": {"num_pink": 1, "num_blue": 1}, "p_valid": 0.25},
     "gaze-value": {"env": {"num_pink": 3, "num_blue": 3}, "p_valid": 0.25},
-    "train": {"env": {}, "p_valid": 0.25},
+    "train": {"env": None, "p_valid": 0.25},
 }
-EVALUATION_ARENA = {"episode_mode": "continuing", "max_steps": 200, "start_round_step": "zero"}
+EVALUATION_ARENA = {"episode_mode": "continuing", "max_steps": 200, "start_round_step": "zero", "shaping": 0.0}
+"""Every protocol plays SPEC's evaluation episodes: continuing, 200 steps, from round step 0, unshaped reward."""
 SCENARIOS = ("correlated", "uniform", "none", "oracle", "realistic")
 SELF_TIMED_SOURCES = ("oracle", "realistic")
 
@@ -48,7 +52,10 @@ def evaluation_stack(train_stack: dict, protocol: str, scenario: str, num_envs: 
         raise ValueError(f"unknown evaluation protocol {protocol!r}; choose one of {sorted(PROTOCOLS)}")
     spec = PROTOCOLS[protocol]
     trained = train_stack.get("env", {})
-    arena = {**trained, **spec["env"], **EVALUATION_ARENA}
+    if spec["env"] is None:
+        arena = {**trained, **EVALUATION_ARENA}
+    else:
+        arena = {"action_mode": trained.get("action_mode", "velocity"), **spec["env"], **EVALUATION_ARENA}
     slots, trained_slots = BikkleConfig(**arena).num_pellets, BikkleConfig(**trained).num_pellets
     if slots != trained_slots:
         raise ValueError(f"evaluation protocol {protocol!r} has {slots} pellet slots but the agent's arena has "
