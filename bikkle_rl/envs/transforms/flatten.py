@@ -5,13 +5,13 @@ from __future__ import annotations
 import torch
 from tensordict import TensorDictBase
 from torchrl.data import Composite, Unbounded
-from torchrl.envs.transforms import Transform
 
 from bikkle_rl.envs.bikkle import PRIVILEGED
 from bikkle_rl.envs.dynamics import BLUE
+from bikkle_rl.envs.transforms.observation_view import ObservationView
 
 
-class Flatten(Transform):
+class Flatten(ObservationView):
     """Writes ``observation_vector`` [N, F] (float) from the arena's observation, in this order:
 
     - ``agent_pos`` (2);
@@ -48,12 +48,6 @@ class Flatten(Transform):
                 parts.append(td.get("gaze_age"))
         td.set(self.out_keys[0], torch.cat(parts, -1))
         return td
-
-    def _reset(self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase) -> TensorDictBase:
-        return self._call(tensordict_reset)
-
-    def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        return self._call(tensordict)
 
     def num_features(self, observation_spec: Composite) -> int:
         """F for an observation with this spec."""

@@ -7,14 +7,14 @@ import math
 import torch
 from tensordict import TensorDictBase
 from torchrl.data import Bounded, Composite
-from torchrl.envs.transforms import Transform
 
 from bikkle_rl.envs.dynamics import BLUE, PINK
+from bikkle_rl.envs.transforms.observation_view import ObservationView
 
 CHANNELS = ("agent", "pink", "blue", "gaze")
 
 
-class SemanticImage(Transform):
+class SemanticImage(ObservationView):
     """Writes ``image`` [N, 4, size, size] float in {0, 1}: one channel per :data:`CHANNELS`.
 
     Each object is drawn as a filled disc of ``radius`` (arena units) on a ``size`` x ``size`` grid covering
@@ -59,12 +59,6 @@ class SemanticImage(Transform):
         )
         td.set("image", torch.stack(channels, -3))
         return td
-
-    def _reset(self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase) -> TensorDictBase:
-        return self._call(tensordict_reset)
-
-    def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        return self._call(tensordict)
 
     def transform_observation_spec(self, observation_spec: Composite) -> Composite:
         shape = (*observation_spec.shape, len(CHANNELS), self.size, self.size)

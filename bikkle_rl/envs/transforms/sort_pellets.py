@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from tensordict import TensorDictBase
-from torchrl.envs.transforms import Transform
 
 from bikkle_rl.envs.bikkle import PRIVILEGED
+from bikkle_rl.envs.transforms.observation_view import ObservationView
 
 PER_PELLET_KEYS = ("pellet_rel", "pellet_kind", "pellet_mask", (PRIVILEGED, "pellet_pos"), (PRIVILEGED, "is_high_value"))
 """Every key with a pellet dimension (the one after the batch dimensions); they are permuted together."""
 
 
-class SortPellets(Transform):
+class SortPellets(ObservationView):
     """Sorts pellets by distance to the agent, nearest first; absent pellets (``pellet_mask`` False) go last.
 
     Every key of :data:`PER_PELLET_KEYS` present in the observation is permuted the same way, so slot ``i`` of
@@ -39,9 +39,3 @@ class SortPellets(Transform):
                 index = order.view(*order.shape, *([1] * (value.ndim - order.ndim))).expand_as(value)
                 next_tensordict.set(key, value.gather(order.ndim - 1, index))
         return next_tensordict
-
-    def _reset(self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase) -> TensorDictBase:
-        return self._call(tensordict_reset)
-
-    def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        return self._call(tensordict)

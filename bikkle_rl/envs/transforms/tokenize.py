@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 from tensordict import TensorDictBase
 from torchrl.data import Binary, Bounded, Composite, Unbounded
-from torchrl.envs.transforms import Transform
 
 from bikkle_rl.envs.bikkle import PRIVILEGED
 from bikkle_rl.envs.dynamics import BLUE
+from bikkle_rl.envs.transforms.observation_view import ObservationView
 from bikkle_rl.envs.transforms.token_layout import NUM_TOKEN_TYPES, TOKEN_FEATURES, TokenType
 
 
-class Tokenize(Transform):
+class Tokenize(ObservationView):
     """Writes ``tokens`` [N, T, 4], ``token_type`` [N, T] long and ``token_mask`` [N, T] bool, T = P + 3.
 
     Exactly the layout of :mod:`bikkle_rl.envs.transforms.token_layout`: the agent, the P pellet slots (in
@@ -59,12 +59,6 @@ class Tokenize(Transform):
                                         single_type * TokenType.GAZE, single_type * TokenType.ROUND), -1))
         td.set("token_mask", torch.cat((present, mask, gaze_present, present), -1))
         return td
-
-    def _reset(self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase) -> TensorDictBase:
-        return self._call(tensordict_reset)
-
-    def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        return self._call(tensordict)
 
     def transform_observation_spec(self, observation_spec: Composite) -> Composite:
         if self.oracle and (PRIVILEGED, "is_high_value") not in observation_spec.keys(True):
