@@ -104,35 +104,41 @@ class BikkleEnv(EnvBase):
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(int(seed))
 
-    def _observation(self, events: TensorDictBase | None = None) -> TensorDict:
-        """Observation of the current state; without ``events`` it is a fresh start (no touches, not done)."""
-        state = self._state
-        out = TensorDict(dynamics.observe(self.config, state), batch_size=self.batch_size, device=self.device)
-        out[PRIVILEGED] = TensorDict(
-            pellet_pos=state["pellet_pos"],
-            is_high_value=torch.nn.functional.one_hot(state["high_value"], self.config.num_pellets).bool(),
-            batch_size=self.batch_size,
-        )
+    def _observation(self, events: dict[str, torch.Tensor] | None = None, **flags: torch.Tensor) -> TensorDict:
+        """Observation of the current state plus ``flags`` (reward, done...), built as one TensorDict.
+
+        Without ``events`` it is a fresh start: no touches, not done.
+        """
+        state, n = self._state, self.num_envs
         if events is None:
-            zeros = torch.zeros(self.num_envs, 1, dtype=torch.long, device=self.device)
-            out["events"] = TensorDict(pink=zeros, blue=zeros, high_value=zeros, batch_size=self.batch_size)
-            not_done = torch.zeros(self.num_envs, 1, dtype=torch.bool, device=self.device)
-            out.update({"done": not_done, "terminated": not_done, "truncated": not_done})
-        else:
-            out["events"] = events.apply(lambda x: x[:, None])
-        return out
+            zeros = torch.zeros(n, 1, dtype=torch.long, device=self.device)
+            events = dict.fromkeys(("pink", "blue", "high_value"), zeros)
+            not_done = torch.zeros(n, 1, dtype=torch.bool, device=self.device)
+            flags = {"done": not_done, "terminated": not_done, "truncated": not_done}
+        is_high_value = torch.nn.functional.one_hot(state["high_value"], self.config.num_pellets).bool()
+        return TensorDict(
+            {
+                **dynamics.observe(self.config, state),
+                PRIVILEGED: {"pellet_pos": state["pellet_pos"], "is_high_value": is_high_value},
+                "events": events,
+                **flags,
+            },
+            batch_size=self.batch_size,
+            device=self.device,
+        )
 
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
         cfg = self.config
         self._state, reward, events = dynamics.step_arena(cfg, self._state, tensordict["action"], self.rng)
-        out = self._observation(events)
         terminated = dynamics.is_terminated(cfg, events)[:, None]
         truncated = dynamics.is_truncated(cfg, self._state)[:, None]
-        out["reward"] = reward[:, None]
-        out["terminated"] = terminated
-        out["truncated"] = truncated
-        out["done"] = terminated | truncated
-        return out
+        return self._observation(
+            {name: count[:, None] for name, count in events.items()},
+            reward=reward[:, None],
+            terminated=terminated,
+            truncated=truncated,
+            done=terminated | truncated,
+        )
 
     def _reset(self, tensordict: TensorDictBase | None, **kwargs) -> TensorDictBase:
         reset = None if tensordict is None else tensordict.get("_reset", None)

@@ -114,10 +114,14 @@ def reset_arenas(cfg: BikkleConfig, state: TensorDict, reset: torch.Tensor, gene
     """``state`` with a fresh layout in every arena where ``reset`` [N] is True, the others untouched."""
     rows = rows_to_update(reset)
     fresh = new_arena(cfg, rows.shape[0], generator, state.device)
-    keep = ~reset[rows]
+    exact_rows = reset.device.type == "cpu"  # see rows_to_update: elsewhere every row is computed, then masked
+    keep = None if exact_rows else ~reset[rows]
     state = state.clone()
-    state[rows] = fresh.apply(lambda new, old: torch.where(keep.view(-1, *([1] * (new.ndim - 1))), old, new),
-                              state[rows])
+    for key in STATE_KEYS:
+        new = fresh[key]
+        if keep is not None:
+            new = torch.where(keep.view(-1, *([1] * (new.ndim - 1))), state[key][rows], new)
+        state[key][rows] = new
     return state
 
 
