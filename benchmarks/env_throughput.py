@@ -13,7 +13,6 @@ import argparse
 import time
 
 import torch
-from tensordict import TensorDict
 
 from bikkle_rl.envs import BikkleConfig, BikkleEnv, dynamics
 

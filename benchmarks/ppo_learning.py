@@ -20,13 +20,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-from omegaconf import open_dict  # noqa: E402
+import matplotlib.pyplot as plt
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
 
-from bikkle_rl.evaluation.report import evaluate_table, reference_factory  # noqa: E402
-from bikkle_rl.experiment import env_stack  # noqa: E402
-from recipes.train import train  # noqa: E402
+from bikkle_rl.evaluation.report import evaluate_table, reference_factory
+from bikkle_rl.experiment import env_stack
+from recipes.train import train
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 SCENARIOS = ["correlated", "uniform", "none"]

@@ -12,7 +12,6 @@ and a video per scenario (see ``conf/evaluate.yaml``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import hydra
@@ -20,34 +19,18 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bikkle_rl.agent_io import load_agent
-from bikkle_rl.envs.stack import make_env
-from bikkle_rl.evaluation import evaluate_policy, summarize
 from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
 from bikkle_rl.evaluation.protocols import evaluation_stack
-from bikkle_rl.evaluation.report import PolicyFactory, record_video, reference_factory, write_report
+from bikkle_rl.evaluation.report import (
+    PolicyFactory,
+    Returns,
+    evaluate_returns,
+    record_video,
+    reference_factory,
+    summarize_returns,
+    write_report,
+)
 from bikkle_rl.experiment import env_stack, resolve_device
-
-Returns = dict[str, dict[str, torch.Tensor]]
-"""Per-episode returns [E] of an evaluation: ``{scenario: {policy: returns}}``."""
-
-
-def evaluate_returns(policies: Mapping[str, PolicyFactory], train_stack: dict, protocol: str, scenarios: list[str],
-                     episodes: int, seed: int, device: str = "cpu", deterministic: bool = True) -> Returns:
-    """Every policy on every scenario, ``episodes`` batched episodes each, from the same seeded layouts."""
-    returns: Returns = {}
-    for scenario in scenarios:
-        stack = {**evaluation_stack(train_stack, protocol, scenario, episodes), "device": device}
-        returns[scenario] = {}
-        for name, factory in policies.items():
-            env = make_env(stack, seed=seed)
-            returns[scenario][name] = evaluate_policy(factory(env), env, deterministic=deterministic)["return"]
-    return returns
-
-
-def summarize_returns(returns: Returns, seed: int) -> dict[str, dict[str, dict]]:
-    """``{scenario: {policy: summary}}`` (see :func:`~bikkle_rl.evaluation.summarize`)."""
-    return {scenario: {name: summarize(values, generator=torch.Generator().manual_seed(seed))
-                       for name, values in row.items()} for scenario, row in returns.items()}
 
 
 def merge_returns(first: Returns, second: Returns) -> Returns:

@@ -21,9 +21,14 @@ from omegaconf import DictConfig, OmegaConf
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.evaluation.curves import plot_learning_curve
 from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
-from bikkle_rl.evaluation.report import PolicyFactory, reference_factory, write_report
+from bikkle_rl.evaluation.report import (
+    PolicyFactory,
+    evaluate_returns,
+    reference_factory,
+    summarize_returns,
+    write_report,
+)
 from bikkle_rl.experiment import env_stack, resolve_device, to_container
-from recipes.evaluate import evaluate_returns, summarize_returns
 from recipes.train import train
 
 EVALUATION_SEED_OFFSET = 10_000

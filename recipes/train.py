@@ -18,8 +18,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bikkle_rl.checkpoint import CheckpointManager, save_checkpoint
-from bikkle_rl.evaluation.curves import LearningCurve, plot_learning_curve
 from bikkle_rl.envs.stack import make_env
+from bikkle_rl.evaluation.curves import LearningCurve, plot_learning_curve
 from bikkle_rl.evaluation.protocols import evaluation_stack
 from bikkle_rl.evaluation.report import evaluate_table, record_video, reference_factory, write_report
 from bikkle_rl.experiment import (

@@ -8,11 +8,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from tensordict.nn import TensorDictModuleBase  # noqa: E402
-from torchrl.envs import EnvBase  # noqa: E402
+import matplotlib.pyplot as plt
+from tensordict.nn import TensorDictModuleBase
+from torchrl.envs import EnvBase
 
-from bikkle_rl.evaluation.rollout import evaluate_policy  # noqa: E402
+from bikkle_rl.evaluation.rollout import evaluate_policy
 
 
 class LearningCurve:

@@ -9,18 +9,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from tensordict.nn import TensorDictModuleBase  # noqa: E402
-from torchrl.envs import TransformedEnv  # noqa: E402
-from torchrl.envs.utils import ExplorationType, set_exploration_type  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+from tensordict.nn import TensorDictModuleBase
+from torchrl.envs import TransformedEnv
+from torchrl.envs.utils import ExplorationType, set_exploration_type
 
-from bikkle_rl.envs import save_video  # noqa: E402
-from bikkle_rl.envs.stack import make_env  # noqa: E402
-from bikkle_rl.evaluation.protocols import evaluation_stack  # noqa: E402
-from bikkle_rl.evaluation.rollout import evaluate_policy  # noqa: E402
-from bikkle_rl.evaluation.stats import summarize  # noqa: E402
-from bikkle_rl.policies import make_reference_policy  # noqa: E402
+from bikkle_rl.envs import save_video
+from bikkle_rl.envs.stack import make_env
+from bikkle_rl.evaluation.protocols import evaluation_stack
+from bikkle_rl.evaluation.rollout import evaluate_policy
+from bikkle_rl.evaluation.stats import summarize
+from bikkle_rl.policies import make_reference_policy
 
 PolicyFactory = Callable[[TransformedEnv], TensorDictModuleBase]
 """Builds the policy to evaluate on a given env (reference policies need the env's config; the memory of
@@ -32,21 +32,34 @@ def reference_factory(name: str) -> PolicyFactory:
     return lambda env: make_reference_policy(name, env.base_env.config, generator=torch.Generator().manual_seed(0))
 
 
+Returns = dict[str, dict[str, torch.Tensor]]
+"""Per-episode returns [E] of an evaluation: ``{scenario: {policy: returns}}``."""
+
+
+def evaluate_returns(policies: Mapping[str, PolicyFactory], train_stack: dict, protocol: str, scenarios: list[str],
+                     episodes: int, seed: int, device: str = "cpu", deterministic: bool = True) -> Returns:
+    """Every policy on every scenario, ``episodes`` batched episodes each, from the same seeded layouts."""
+    returns: Returns = {}
+    for scenario in scenarios:
+        stack = {**evaluation_stack(train_stack, protocol, scenario, episodes), "device": device}
+        returns[scenario] = {}
+        for name, factory in policies.items():
+            env = make_env(stack, seed=seed)
+            returns[scenario][name] = evaluate_policy(factory(env), env, deterministic=deterministic)["return"]
+    return returns
+
+
+def summarize_returns(returns: Returns, seed: int) -> dict[str, dict[str, dict]]:
+    """``{scenario: {policy: summary}}`` (see :func:`~bikkle_rl.evaluation.summarize`)."""
+    return {scenario: {name: summarize(values, generator=torch.Generator().manual_seed(seed))
+                       for name, values in row.items()} for scenario, row in returns.items()}
+
+
 def evaluate_table(policies: Mapping[str, PolicyFactory], train_stack: dict, protocol: str,
                    scenarios: list[str], episodes: int, seed: int, device: str = "cpu") -> dict:
-    """``{scenario: {policy: summary}}``: every policy on every scenario, ``episodes`` batched episodes each.
-
-    All policies of a scenario face the same seeded initial layouts.
-    """
-    results: dict[str, dict[str, dict]] = {}
-    for scenario in scenarios:
-        stack = evaluation_stack(train_stack, protocol, scenario, episodes)
-        results[scenario] = {}
-        for name, factory in policies.items():
-            env = make_env({**stack, "device": device}, seed=seed)
-            returns = evaluate_policy(factory(env), env)["return"]
-            results[scenario][name] = summarize(returns, generator=torch.Generator().manual_seed(seed))
-    return results
+    """``{scenario: {policy: summary}}``: every policy on every scenario, ``episodes`` batched episodes each."""
+    returns = evaluate_returns(policies, train_stack, protocol, scenarios, episodes, seed, device)
+    return summarize_returns(returns, seed)
 
 
 def format_table(results: Mapping[str, Mapping[str, Mapping]]) -> str:

@@ -7,8 +7,7 @@ import torch
 from tensordict import TensorDict
 from torchrl.envs.utils import check_env_specs
 
-from bikkle_rl.envs import BikkleConfig, BikkleEnv
-from bikkle_rl.envs import dynamics
+from bikkle_rl.envs import BikkleConfig, BikkleEnv, dynamics
 
 
 def place(env: BikkleEnv, agent, pellets, high_value=0, round_step=0, step_count=0, mask=None) -> TensorDict:

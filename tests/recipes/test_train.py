@@ -1,12 +1,11 @@
 """The training recipe: learning smoke test, checkpoints, resume, clear errors, compile on CPU."""
 
-from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import open_dict
 
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
+from bikkle_rl.envs.stack import make_env
 from bikkle_rl.evaluation.report import reference_factory
 from bikkle_rl.evaluation.rollout import evaluate_policy
 from bikkle_rl.experiment import (
@@ -16,7 +15,6 @@ from bikkle_rl.experiment import (
     make_train_env,
     resume_from,
 )
-from bikkle_rl.envs.stack import make_env
 from recipes.train import train
 
 ONE_PINK = ["env.num_blue=0", "gaze=none", "env.start_round_step=zero", "env.shaping=0.1", "evaluation.protocol=train"]
