@@ -46,12 +46,13 @@ from bikkle_rl.envs.transforms import (
 from bikkle_rl.envs.transforms.gaze_injection import AVAILABILITIES
 from bikkle_rl.gaze import make_gaze_source
 
-PRESETS: dict[str, tuple[str, ...]] = {
-    "mlp": ("sort_pellets", "gaze", "flatten"),
-    "transformer": ("sort_pellets", "gaze", "tokenize"),
-    "cnn": ("gaze", "semantic_image"),
+PRESETS: dict[str, tuple[dict[str, Any], ...]] = {
+    "mlp": ({"name": "sort_pellets", "within_kind": True}, {"name": "gaze"}, {"name": "flatten"}),
+    "transformer": ({"name": "sort_pellets"}, {"name": "gaze"}, {"name": "tokenize"}),
+    "cnn": ({"name": "gaze"}, {"name": "semantic_image"}),
 }
-"""Named transform stacks; the ``gaze`` step is left out when the config has no gaze."""
+"""Named transform stacks; the ``gaze`` step is left out when the config has no gaze. The MLP sorts within
+each kind so that its input columns keep their meaning (pinks, then blues, each nearest first)."""
 
 EVENT_SUMS = {("events", "pink"): "episode_pink", ("events", "blue"): "episode_blue",
               ("events", "high_value"): "episode_high_value"}
@@ -138,7 +139,7 @@ class EnvStackConfig:
         """The observation transforms as ``{name: ..., **options}`` entries (preset or explicit)."""
         if self.transforms is not None:
             return [dict(entry) for entry in self.transforms]
-        return [{"name": name} for name in PRESETS[self.stack] if name != "gaze" or self.gaze is not None]
+        return [dict(entry) for entry in PRESETS[self.stack] if entry["name"] != "gaze" or self.gaze is not None]
 
     @classmethod
     def from_any(cls, cfg: Any) -> EnvStackConfig:

@@ -54,6 +54,15 @@ def test_sort_pellets_orders_nearest_first_absent_last_and_moves_every_key(scene
     assert out["privileged", "is_high_value"][0].tolist() == [True, False, False, False]
 
 
+def test_sort_pellets_within_kind_keeps_pinks_first(scene):
+    raw = scene.clone()
+    out = SortPellets(within_kind=True)(scene)
+    order = torch.tensor([1, 0, 2, 3])  # near pink, far pink, then the present blue before the absent one
+    for key in ("pellet_rel", "pellet_kind", "pellet_mask", ("privileged", "is_high_value")):
+        assert torch.equal(out[key], raw[key][:, order]), key
+    assert out["pellet_kind"][0].tolist() == [0, 0, 1, 1]
+
+
 def test_sort_pellets_in_a_batched_rollout():
     env = TransformedEnv(BikkleEnv(num_envs=32, seed=0, num_pink=[1, 3], num_blue=[0, 3]), SortPellets())
     rollout = env.rollout(20, break_when_any_done=False)["next"]
