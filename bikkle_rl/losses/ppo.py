@@ -80,7 +80,9 @@ class PPO:
             normalize_advantage=cfg.normalize_advantage,
             clip_value=cfg.clip_value,
         )
-        self.advantage = GAE(gamma=cfg.gamma, lmbda=cfg.gae_lambda, value_network=critic, average_gae=False)
+        # no vmap: it has no batching rule for CPU attention and falls back to a slow per-sample loop
+        self.advantage = GAE(gamma=cfg.gamma, lmbda=cfg.gae_lambda, value_network=critic, average_gae=False,
+                             deactivate_vmap=True)
         keys = self.loss.tensor_keys
         self.minibatch_keys = [*actor.in_keys, *critic.in_keys, keys.action, keys.sample_log_prob, keys.advantage,
                                keys.value_target, keys.value]
