@@ -1,11 +1,12 @@
-"""Optimizer settings shared by the PPO and SAC builders."""
+"""Optimizer settings and update-step helpers shared by the PPO and SAC builders."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
+from tensordict.nn import CudaGraphModule
 
 
 @dataclass
@@ -46,3 +47,12 @@ def clip_and_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, paramete
     grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm if max_grad_norm else float("inf"))
     optimizer.step()
     return grad_norm
+
+
+def accelerate(step: Callable, compile: bool, cudagraphs: bool) -> Callable:
+    """``step`` under ``torch.compile`` and/or captured in a ``CudaGraphModule`` (CUDA only, 5 warm-up calls)."""
+    if compile:
+        step = torch.compile(step)
+    if cudagraphs:
+        step = CudaGraphModule(step, in_keys=[], out_keys=[], warmup=5)
+    return step

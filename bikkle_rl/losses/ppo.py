@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 import torch
 from tensordict import TensorDictBase
-from tensordict.nn import CudaGraphModule
 from torchrl.modules import ProbabilisticActor, ValueOperator
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
-from bikkle_rl.losses.optim import OptimConfig, clip_and_step, make_optimizer
+from bikkle_rl.losses.optim import OptimConfig, accelerate, clip_and_step, make_optimizer
 
 
 @dataclass
@@ -91,12 +90,7 @@ class PPO:
         self.optimizer = make_optimizer(cfg.optim, self.loss.parameters(), capturable=cudagraphs)
         self.total_updates = max(int(total_updates), 1)
         self.updates_done = 0
-        step = self._minibatch_step
-        if compile:
-            step = torch.compile(step)
-        if cudagraphs:
-            step = CudaGraphModule(step, in_keys=[], out_keys=[], warmup=5)
-        self._step = step
+        self._step = accelerate(self._minibatch_step, compile, cudagraphs)
 
     def _minibatch_step(self, minibatch: TensorDictBase) -> TensorDictBase:
         losses = self.loss(minibatch)

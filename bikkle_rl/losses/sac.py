@@ -23,13 +23,12 @@ from pathlib import Path
 
 import torch
 from tensordict import TensorDictBase
-from tensordict.nn import CudaGraphModule
 from torch.nn.utils import clip_grad_norm_
 from torchrl.envs import EnvBase, MultiStepTransform
 from torchrl.objectives import SACLoss, SoftUpdate, ValueEstimators
 
 from bikkle_rl.buffers import EVENT_KEY, ReplayConfig, event_mask, make_replay_buffer
-from bikkle_rl.losses.optim import OptimConfig, make_optimizer
+from bikkle_rl.losses.optim import OptimConfig, accelerate, make_optimizer
 from bikkle_rl.modules import ModelConfig, make_actor, make_q
 
 LOSS_FUNCTIONS = ("l2", "smooth_l1", "l1")
@@ -158,12 +157,7 @@ class SAC:
         self.frames_seen = 0
         self.updates_done = 0
         self.update_credit = 0.0
-        step = self._gradient_step
-        if compile:
-            step = torch.compile(step)
-        if cudagraphs:
-            step = CudaGraphModule(step, in_keys=[], out_keys=[], warmup=5)
-        self._step = step
+        self._step = accelerate(self._gradient_step, compile, cudagraphs)
 
     def _gradient_step(self, sample: TensorDictBase) -> TensorDictBase:
         """One SAC step on a sampled batch: one backward of the summed losses, then each optimizer steps.
