@@ -11,8 +11,10 @@ only the action mode is the agent's.
 
 An agent can only be evaluated on arenas with as many pellet slots as it was trained on.
 
-A scenario names the gaze source (``correlated``, ``uniform``, ``none``, ``oracle``, ``realistic``). Sources
-that model their own validity (``oracle``, ``realistic``) keep it; the others are valid on ``p_valid`` of steps.
+A scenario names the gaze source (``correlated``, ``uniform``, ``none``, ``oracle``, ``realistic``), or is
+``replay:PATH``: a person's gaze recorded by ``bikkle-play``, replayed on the same seeds. Sources that model
+their own validity (``oracle``, ``realistic``, recordings) keep it; the others are valid on ``p_valid`` of
+steps.
 """
 
 from __future__ import annotations
@@ -29,14 +31,17 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
 EVALUATION_ARENA = {"episode_mode": "continuing", "max_steps": 200, "start_round_step": "zero", "shaping": 0.0}
 """Every protocol plays SPEC's evaluation episodes: continuing, 200 steps, from round step 0, unshaped reward."""
 SCENARIOS = ("correlated", "uniform", "none", "oracle", "realistic")
-SELF_TIMED_SOURCES = ("oracle", "realistic")
+SELF_TIMED_SOURCES = ("oracle", "realistic", "replay")
+REPLAY_PREFIX = "replay:"
 
 
 def scenario_gaze(scenario: str, p_valid: float, base_gaze: dict | None = None) -> dict:
     """The gaze config of a scenario; ``base_gaze`` keeps the training run's ``hold`` and ``max_age``."""
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown gaze scenario {scenario!r}; choose one of {SCENARIOS}")
     kept = {key: base_gaze[key] for key in ("hold", "max_age") if base_gaze and key in base_gaze}
+    if scenario.startswith(REPLAY_PREFIX):
+        return {"source": "replay", "recording": scenario.removeprefix(REPLAY_PREFIX), **kept}
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown gaze scenario {scenario!r}; choose one of {SCENARIOS} or replay:PATH")
     gaze = {"source": scenario, **kept}
     if scenario not in SELF_TIMED_SOURCES:
         gaze["p_valid"] = p_valid

@@ -8,7 +8,9 @@ from tensordict import TensorDict
 from torchrl.envs import TransformedEnv
 
 from bikkle_rl.envs import BikkleEnv
+from bikkle_rl.envs.stack import make_env
 from bikkle_rl.envs.transforms import GazeInjection
+from bikkle_rl.evaluation.protocols import evaluation_stack
 from bikkle_rl.gaze.replay import ReplayGaze
 from bikkle_rl.human.recording import load_recording
 
@@ -80,3 +82,13 @@ def test_bad_arguments_are_named(recording, tmp_path):
         ReplayGaze(recording, episodes="random")
     with pytest.raises(FileNotFoundError, match="nothing.npz"):
         ReplayGaze(tmp_path / "nothing.npz")
+
+
+def test_a_recording_is_an_evaluation_scenario(tmp_path, write_session):
+    path = write_session((4, 3)).save(tmp_path / "session.npz")
+    recording = load_recording(path)
+    stack = evaluation_stack({"env": {"num_pink": 1, "num_blue": 1}, "stack": "mlp"}, "seed", f"replay:{path}", 2)
+    assert stack["gaze"] == {"source": "replay", "recording": str(path)}
+    rollout = make_env(stack, seed=0).rollout(3)
+    want_gaze, want_valid = recorded(recording, 0)
+    assert rollout["gaze_valid"][:, :, 0].tolist() == [want_valid[:3].tolist()] * 2
