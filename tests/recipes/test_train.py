@@ -1,5 +1,7 @@
 """The training recipe: learning smoke test, checkpoints, resume, clear errors, compile on CPU."""
 
+import shutil
+import subprocess
 
 import pytest
 import torch
@@ -134,3 +136,13 @@ def test_cudagraphs_request_on_cpu_warns_and_runs_eagerly(compose_train, tmp_pat
     with pytest.warns(UserWarning, match="cudagraphs"):
         run = train(cfg, tmp_path)
     assert run["frames"] == 512
+
+
+@pytest.mark.parametrize("script", ["bikkle-train", "bikkle-eval", "bikkle-finetune"])
+def test_console_scripts_find_their_config_from_any_directory(script, tmp_path):
+    """The installed entry points load ``recipes/conf`` as a package, not relative to the working directory."""
+    if shutil.which(script) is None:
+        pytest.skip(f"{script} is not installed (pip install -e .)")
+    done = subprocess.run([script, "--cfg", "job"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "seed:" in done.stdout
