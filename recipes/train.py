@@ -101,7 +101,7 @@ def evaluate(cfg: DictConfig, algo, run_dir: Path, history: list[dict]) -> dict:
     policies = {"agent": lambda env: algo.actor}
     policies |= {name: reference_factory(name) for name in cfg.evaluation.references}
     results = evaluate_table(policies, stack, cfg.evaluation.protocol, list(cfg.evaluation.scenarios),
-                             cfg.evaluation.episodes, seed=cfg.seed + 10_000, device=cfg.device)
+                             cfg.evaluation.episodes, seed=cfg.seed + 10_000, device=str(resolve_device(cfg.device)))
     report_dir = run_dir / "report"
     title = f"{cfg.model.encoder} {cfg.algo.name}, protocol {cfg.evaluation.protocol}"
     paths = write_report(results, report_dir, title)
