@@ -21,6 +21,7 @@ from torchrl.modules import ProbabilisticActor
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint, load_state
 from bikkle_rl.envs.stack import make_env
 from bikkle_rl.experiment import env_stack
+from bikkle_rl.losses.sac import sac_actor_config
 from bikkle_rl.modules import ModelConfig, make_actor
 
 
@@ -41,7 +42,10 @@ def load_agent(path: str | Path, device: str | torch.device = "cpu") -> tuple[Pr
         raise CheckpointError(f"checkpoint {str(path)!r}: entry 'algo' holds no actor weights")
     try:
         env = make_env(env_stack(run_config, num_envs=1, device=str(device), reward_norm=None))
-        actor = make_actor(ModelConfig(**run_config["model"]), env).to(device)
+        model_cfg = ModelConfig(**run_config["model"])
+        if run_config.get("algo", {}).get("name") == "sac":
+            model_cfg = sac_actor_config(model_cfg)
+        actor = make_actor(model_cfg, env).to(device)
     except (ValueError, TypeError, KeyError) as error:
         raise CheckpointError(f"checkpoint {str(path)!r}: its config does not build an agent: {error}") from error
     load_state(actor, algo_state["actor"], path, "algo.actor")

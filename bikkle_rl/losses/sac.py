@@ -15,6 +15,7 @@ One collected batch ``[num_envs, frames_per_env]`` goes through three stages in 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import warnings
@@ -114,6 +115,11 @@ def make_n_step_transform(n_steps: int, gamma: float) -> MultiStepTransform:
     return MultiStepTransform(n_steps=n_steps, gamma=gamma, done_keys=[])
 
 
+def sac_actor_config(model_cfg: ModelConfig) -> ModelConfig:
+    """The model config SAC's actor is built with (and rebuilt with when a checkpoint is loaded)."""
+    return dataclasses.replace(model_cfg, distribution="tanh_normal", scale="state")
+
+
 class SAC:
     """Owns the actor, twin Q critics, SAC loss, target networks, replay buffer and optimizers.
 
@@ -122,11 +128,16 @@ class SAC:
     ``CudaGraphModule`` with capturable optimizers. Target networks track the critics by Polyak averaging
     (``SoftUpdate``, ``tau``) after every step. The actor, critic and entropy coefficient have separate Adam
     optimizers, as in torchrl's SAC recipe.
+
+    The actor is always a tanh-squashed Gaussian with a state-dependent scale: SAC's entropy term and
+    reparametrised actions need a bounded, state-conditioned distribution (a clipped Gaussian, the MLP's PPO
+    default, would train on actions the env never applies).
     """
 
     def __init__(self, cfg: SACConfig, model_cfg: ModelConfig, env: EnvBase, device: torch.device | str = "cpu",
                  compile: bool = False, cudagraphs: bool = False):
         self.cfg = cfg
+        model_cfg = sac_actor_config(model_cfg)
         self.actor = make_actor(model_cfg, env).to(device)
         critics = [make_q(model_cfg, env).to(device) for _ in range(2)]  # independently initialised twins
         action_dim = env.action_spec_unbatched.shape[-1]

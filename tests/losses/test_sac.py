@@ -181,3 +181,4 @@ def test_short_sac_run_through_the_recipe_beats_random(tmp_path):
     agent = continuing_return(cfg, lambda env: run["algo"].actor)
     random = continuing_return(cfg, reference_factory("random"))
     assert agent > random + 2.0, (agent, random)
+

@@ -152,3 +152,13 @@ def test_references_and_video_without_value_of_gaze(tiny_runs, tmp_path):
     assert set(data["results"]["uniform"]) == {"agent", "greedy"}
     assert data["results"]["uniform"]["greedy"]["mean"] > 10
     assert [p.name for p in tmp_path.glob("*.mp4")] == ["agent_uniform.mp4"]
+
+
+def test_a_sac_checkpoint_loads_as_an_agent(compose_train, tmp_path):
+    """SAC's actor is always tanh-squashed, whatever the model config says; load_agent rebuilds it the same way."""
+    cfg = compose_train(tmp_path, "algo=sac", "model.distribution=normal", "model.scale=global", "total_frames=512",
+                        "algo.init_random_frames=256", "algo.batch_size=32")
+    run = train(cfg, tmp_path)
+    actor, _ = load_agent(tmp_path / "final.pt")
+    for name, value in run["algo"].actor.state_dict().items():
+        assert torch.equal(value, actor.state_dict()[name]), name
