@@ -22,7 +22,7 @@ class PPOConfig:
     """
 
     name: str = "ppo"
-    frames_per_env: int = 64
+    frames_per_env: int = 16
     epochs: int = 4
     minibatches: int = 4
     gamma: float = 0.99
