@@ -72,7 +72,7 @@ class PPO:
             actor_network=actor,
             critic_network=critic,
             clip_epsilon=cfg.clip_epsilon,
-            entropy_bonus=cfg.entropy_coeff > 0,
+            entropy_bonus=True,  # also when the coefficient is 0: the policy's entropy is logged
             entropy_coeff=cfg.entropy_coeff,
             critic_coeff=cfg.critic_coeff,
             loss_critic_type="l2",
