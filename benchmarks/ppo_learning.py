@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
+from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
 from bikkle_rl.evaluation.report import evaluate_table, reference_factory
 from bikkle_rl.experiment import env_stack
 from recipes.train import train
@@ -42,7 +43,8 @@ def run_seed(args, seed: int, out_dir: Path) -> tuple[dict, list[dict]]:
         cfg.logger.log_dir = str(run_dir)
     run = train(cfg, run_dir)
     policies = {"agent": lambda env: run["algo"].actor, "greedy": reference_factory("greedy")}
-    results = evaluate_table(policies, env_stack(cfg), "seed", SCENARIOS, args.episodes, seed=10_000 + seed)
+    results = evaluate_table(policies, env_stack(cfg), "seed", SCENARIOS, args.episodes,
+                             seed=EVALUATION_SEED_OFFSET + seed)
     results["frames"] = run["frames"]
     return results, run["history"]
 

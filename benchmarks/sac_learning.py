@@ -22,6 +22,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
 from bikkle_rl.evaluation.report import evaluate_table, reference_factory
 from bikkle_rl.experiment import env_stack
 from recipes.train import train
@@ -65,7 +66,7 @@ def run(variant: str, seed: int, args: argparse.Namespace) -> dict:
         seconds = time.perf_counter() - start
         algo = result["algo"]
         table = evaluate_table({"agent": lambda env: algo.actor}, env_stack(cfg), PROTOCOL, [SCENARIO],
-                               args.episodes, seed=10_000 + seed, device=cfg.device)
+                               args.episodes, seed=EVALUATION_SEED_OFFSET + seed, device=cfg.device)
     return {"return": table[SCENARIO]["agent"]["mean"], "frames": result["frames"], "seconds": seconds,
             "steps_per_s": result["frames"] / seconds, "updates_per_s": gradient_steps(algo, cfg) / seconds}
 
@@ -73,7 +74,7 @@ def run(variant: str, seed: int, args: argparse.Namespace) -> dict:
 def greedy_return(args: argparse.Namespace) -> float:
     cfg = make_config("ppo", 0, args.frames, Path(tempfile.gettempdir()), [])
     table = evaluate_table({"greedy": reference_factory("greedy")}, env_stack(cfg), PROTOCOL, [SCENARIO],
-                           args.episodes, seed=10_000)
+                           args.episodes, seed=EVALUATION_SEED_OFFSET)
     return table[SCENARIO]["greedy"]["mean"]
 
 

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.evaluation.curves import plot_learning_curve
 from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
+from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
 from bikkle_rl.evaluation.report import (
     PolicyFactory,
     evaluate_returns,
@@ -30,9 +31,6 @@ from bikkle_rl.evaluation.report import (
 )
 from bikkle_rl.experiment import env_stack, resolve_device, to_container
 from recipes.train import train
-
-EVALUATION_SEED_OFFSET = 10_000
-"""Evaluation arenas are seeded apart from the training arenas (as in the training recipe)."""
 
 
 def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictConfig:

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from bikkle_rl.checkpoint import CheckpointManager, save_checkpoint
 from bikkle_rl.envs.stack import make_env
 from bikkle_rl.evaluation.curves import LearningCurve, plot_learning_curve
-from bikkle_rl.evaluation.protocols import evaluation_stack
+from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, evaluation_stack
 from bikkle_rl.evaluation.report import evaluate_table, record_video, reference_factory, write_report
 from bikkle_rl.experiment import (
     checkpoint_payload,
@@ -61,7 +61,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     logger.log_hparams(to_container(cfg))
     curve_stack = evaluation_stack(env_stack(cfg, device=str(device)), cfg.evaluation.protocol,
                                    cfg.evaluation.scenarios[0], cfg.evaluation.curve_episodes)
-    curve = LearningCurve(make_env(curve_stack), seed=cfg.seed + 10_000, every_frames=cfg.evaluation.every_frames)
+    curve = LearningCurve(make_env(curve_stack), seed=cfg.seed + EVALUATION_SEED_OFFSET,
+                          every_frames=cfg.evaluation.every_frames)
     last_checkpoint = frames
     start = last = time.perf_counter()
 
@@ -101,7 +102,8 @@ def evaluate(cfg: DictConfig, algo, run_dir: Path, history: list[dict]) -> dict:
     policies = {"agent": lambda env: algo.actor}
     policies |= {name: reference_factory(name) for name in cfg.evaluation.references}
     results = evaluate_table(policies, stack, cfg.evaluation.protocol, list(cfg.evaluation.scenarios),
-                             cfg.evaluation.episodes, seed=cfg.seed + 10_000, device=str(resolve_device(cfg.device)))
+                             cfg.evaluation.episodes, seed=cfg.seed + EVALUATION_SEED_OFFSET,
+                             device=str(resolve_device(cfg.device)))
     report_dir = run_dir / "report"
     title = f"{cfg.model.encoder} {cfg.algo.name}, protocol {cfg.evaluation.protocol}"
     paths = write_report(results, report_dir, title)

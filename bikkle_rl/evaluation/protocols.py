@@ -30,6 +30,8 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
 }
 EVALUATION_ARENA = {"episode_mode": "continuing", "max_steps": 200, "start_round_step": "zero", "shaping": 0.0}
 """Every protocol plays SPEC's evaluation episodes: continuing, 200 steps, from round step 0, unshaped reward."""
+EVALUATION_SEED_OFFSET = 10_000
+"""Evaluation arenas are seeded at ``seed + EVALUATION_SEED_OFFSET``, apart from the training arenas of ``seed``."""
 SCENARIOS = ("correlated", "uniform", "none", "oracle", "realistic")
 SELF_TIMED_SOURCES = ("oracle", "realistic", "replay")
 REPLAY_PREFIX = "replay:"
