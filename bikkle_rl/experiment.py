@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 from torchrl.collectors import Collector
 from torchrl.envs import TransformedEnv
 
@@ -25,18 +24,13 @@ from bikkle_rl.checkpoint import (
     load_state,
     restore_rng_state,
 )
-from bikkle_rl.envs.stack import EnvStackConfig, make_env
+from bikkle_rl.envs.stack import EnvStackConfig, make_env, plain_config
 from bikkle_rl.envs.transforms import RewardNormalization
 from bikkle_rl.losses.ppo import PPO, PPOConfig
 from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor, make_critic
 
 ENV_STACK_KEYS = tuple(f.name for f in dataclasses.fields(EnvStackConfig))
 CHECKPOINT_KEYS = ("algo", "transforms", "frames", "iterations", "rng", "config")
-
-
-def to_container(cfg: Any) -> dict:
-    """A plain dict of a (possibly OmegaConf) config."""
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,7 +45,7 @@ def resolve_device(name: str) -> torch.device:
 
 def env_stack(cfg: Any, **overrides: Any) -> dict:
     """The env-stack part of a run config (what :func:`make_env` reads), with overrides applied."""
-    plain = to_container(cfg)
+    plain = plain_config(cfg)
     return {**{key: plain[key] for key in ENV_STACK_KEYS if key in plain}, **overrides}
 
 
@@ -86,7 +80,7 @@ def make_algorithm(cfg: Any, env: TransformedEnv, total_iterations: int, device:
 
     ``freeze_non_gaze: true`` (PPO only) trains only the gaze parameters of actor and critic.
     """
-    plain = to_container(cfg)
+    plain = plain_config(cfg)
     model_cfg = ModelConfig(**plain["model"])
     algo_cfg = dict(plain["algo"])
     name = algo_cfg.get("name")
@@ -110,7 +104,7 @@ def make_algorithm(cfg: Any, env: TransformedEnv, total_iterations: int, device:
 
 def make_collector(cfg: Any, env: TransformedEnv, algo, total_frames: int, device: torch.device) -> Collector:
     """A torchrl ``Collector`` stepping the batched env in-process on the training device (-1 frames: endless)."""
-    plain = to_container(cfg)
+    plain = plain_config(cfg)
     frames_per_batch = env.batch_size.numel() * int(plain["algo"]["frames_per_env"])
     compile_policy = {"fullgraph": False} if plain.get("compile", False) else None
     cudagraph_policy = cudagraphs_available(bool(plain.get("cudagraphs", False)), device) or None
@@ -140,7 +134,7 @@ def checkpoint_payload(cfg: Any, algo, env: TransformedEnv, frames: int, iterati
         "frames": frames,
         "iterations": iterations,
         "rng": capture_rng_state({"env": env.base_env.rng}),
-        "config": to_container(cfg),
+        "config": plain_config(cfg),
     }
 
 

@@ -19,6 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bikkle_rl.agent_io import load_agent
+from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.evaluation.curves import plot_learning_curve
 from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
@@ -29,7 +30,7 @@ from bikkle_rl.evaluation.report import (
     summarize_returns,
     write_report,
 )
-from bikkle_rl.experiment import env_stack, resolve_device, to_container
+from bikkle_rl.experiment import env_stack, resolve_device
 from recipes.train import train
 
 
@@ -40,7 +41,7 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
     """
     train_cfg = dict(pretrained)
     train_cfg |= {
-        "gaze": to_container(cfg.gaze),
+        "gaze": plain_config(cfg.gaze),
         "init_from": str(cfg.checkpoint),
         "resume": None,
         "freeze_non_gaze": bool(cfg.freeze),
@@ -85,7 +86,7 @@ def run_finetune(cfg: DictConfig) -> dict:
     mode = "gaze-only" if cfg.freeze else "unfrozen"
     title = f"{mode} fine-tune on {cfg.gaze.source} gaze, protocol {evaluation.protocol}"
     extra = {"finetune": {"checkpoint": str(cfg.checkpoint), "freeze": bool(cfg.freeze),
-                          "gaze": to_container(cfg.gaze), "frames": run["frames"]},
+                          "gaze": plain_config(cfg.gaze), "frames": run["frames"]},
              "gaze_value": gaze_value["after"], "gaze_value_before": gaze_value["before"],
              "improved": improved(results, "before", "after")}
     report_dir = run_dir / "report"

@@ -18,7 +18,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bikkle_rl.checkpoint import CheckpointManager, save_checkpoint
-from bikkle_rl.envs.stack import make_env
+from bikkle_rl.envs.stack import make_env, plain_config
 from bikkle_rl.evaluation.curves import LearningCurve, plot_learning_curve
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, evaluation_stack
 from bikkle_rl.evaluation.report import evaluate_table, record_video, reference_factory, write_report
@@ -31,7 +31,6 @@ from bikkle_rl.experiment import (
     make_train_env,
     resolve_device,
     resume_from,
-    to_container,
 )
 from bikkle_rl.metrics import batch_metrics
 from bikkle_rl.progress import TrainingProgress
@@ -58,7 +57,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     collector = make_collector(cfg, env, algo, cfg.total_frames - frames, device)
     checkpoints = CheckpointManager(run_dir / "checkpoints", keep_last=cfg.checkpoint.keep_last)
     logger = make_logger(LoggerConfig(**cfg.logger))
-    logger.log_hparams(to_container(cfg))
+    logger.log_hparams(plain_config(cfg))
     curve_stack = evaluation_stack(env_stack(cfg, device=str(device)), cfg.evaluation.protocol,
                                    cfg.evaluation.scenarios[0], cfg.evaluation.curve_episodes)
     curve = LearningCurve(make_env(curve_stack), seed=cfg.seed + EVALUATION_SEED_OFFSET,

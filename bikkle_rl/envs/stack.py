@@ -58,16 +58,16 @@ EVENT_SUMS = {("events", "pink"): "episode_pink", ("events", "blue"): "episode_b
               ("events", "high_value"): "episode_high_value"}
 
 
-def _plain(value: Any) -> Any:
+def plain_config(value: Any) -> Any:
     """Plain Python containers from OmegaConf nodes, dataclasses and mappings (recursively)."""
     if isinstance(value, (DictConfig, ListConfig)):
         return OmegaConf.to_container(value, resolve=True)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain_config(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain_config(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [plain_config(item) for item in value]
     return value
 
 
@@ -145,7 +145,7 @@ class EnvStackConfig:
     def from_any(cls, cfg: Any) -> EnvStackConfig:
         if isinstance(cfg, cls):
             return cls(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cls)})
-        cfg = _plain(cfg) if cfg is not None else {}
+        cfg = plain_config(cfg) if cfg is not None else {}
         if not isinstance(cfg, dict):
             raise TypeError(f"make_env needs a mapping, DictConfig or EnvStackConfig, got {type(cfg).__name__}")
         unknown = set(cfg) - {f.name for f in dataclasses.fields(cls)}

@@ -9,7 +9,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from bikkle_rl.checkpoint import load_checkpoint
-from bikkle_rl.experiment import make_algorithm, make_train_env, to_container
+from bikkle_rl.envs.stack import plain_config
+from bikkle_rl.experiment import make_algorithm, make_train_env
 from bikkle_rl.modules import gaze_parameters
 from recipes.finetune_gaze import finetune_config, run_finetune
 from recipes.train import train
@@ -76,7 +77,7 @@ def compose_finetune(*overrides: str):
 
 
 def test_finetune_config_swaps_gaze_budget_and_freeze(compose_train, tmp_path):
-    pretrained = to_container(compose_train(tmp_path, "gaze=mixture"))
+    pretrained = plain_config(compose_train(tmp_path, "gaze=mixture"))
     cfg = compose_finetune("checkpoint=pre.pt", "gaze=uniform", "freeze=false", "lr=0.001", "total_frames=1000",
                            f"out_dir={tmp_path}")
     train_cfg = finetune_config(cfg, pretrained, tmp_path / "ft")
