@@ -9,6 +9,7 @@ Config (a mapping, an OmegaConf ``DictConfig`` or :class:`EnvStackConfig`)::
     transforms: null            # or an explicit list: [{name: sort_pellets}, {name: gaze}, {name: flatten}]
     gaze: {source: correlated, p_valid: 0.25, availability: step, hold: false, std: 0.05}   # or null: no gaze
     reward_norm: {gamma: 0.99, clip: 10.0}                                               # or null
+    action_scaling: max_norm    # or clip: how an action outside [-1, 1]^A reaches the arena (MaxNormAction)
     oracle: false               # Flatten / Tokenize expose the privileged high-value flag (upper bound only)
 
 Gaze keys other than ``source``, ``p_valid``, ``availability``, ``hold``, ``max_age`` are the source's own
@@ -38,6 +39,7 @@ from bikkle_rl.envs.transforms import (
     EpisodeSum,
     Flatten,
     GazeInjection,
+    MaxNormAction,
     RewardNormalization,
     SemanticImage,
     SortPellets,
@@ -47,12 +49,18 @@ from bikkle_rl.envs.transforms.gaze_injection import AVAILABILITIES
 from bikkle_rl.gaze import make_gaze_source
 
 PRESETS: dict[str, tuple[dict[str, Any], ...]] = {
-    "mlp": ({"name": "sort_pellets", "within_kind": True}, {"name": "gaze"}, {"name": "flatten"}),
+    "mlp": ({"name": "sort_pellets", "within_kind": True}, {"name": "gaze"}, {"name": "flatten", "polar": True}),
     "transformer": ({"name": "sort_pellets"}, {"name": "gaze"}, {"name": "tokenize"}),
     "cnn": ({"name": "gaze"}, {"name": "semantic_image"}),
 }
 """Named transform stacks; the ``gaze`` step is left out when the config has no gaze. The MLP sorts within
-each kind so that its input columns keep their meaning (pinks, then blues, each nearest first)."""
+each kind so that its input columns keep their meaning (pinks, then blues, each nearest first), and its flat view
+adds each pellet's distance and direction (``Flatten(polar=True)``): blue touches fell from about 0.5 to 0.02 an
+episode on the seed protocol, 0.80 to 0.93 x greedy in 5 minutes."""
+
+ACTION_SCALINGS = ("max_norm", "clip")
+"""``max_norm``: actions outside the box are shrunk onto it along their direction (:class:`MaxNormAction`);
+``clip``: the arena clips each axis (SPEC's raw behaviour, which snaps large actions onto the diagonals)."""
 
 EVENT_SUMS = {("events", "pink"): "episode_pink", ("events", "blue"): "episode_blue",
               ("events", "high_value"): "episode_high_value"}
@@ -114,8 +122,11 @@ class EnvStackConfig:
     gaze: Any = None  # GazeConfig, a flat mapping (see GazeConfig.from_mapping) or None for no gaze
     reward_norm: dict[str, Any] | None = None
     oracle: bool = False
+    action_scaling: str = "max_norm"
 
     def __post_init__(self) -> None:
+        if self.action_scaling not in ACTION_SCALINGS:
+            raise ValueError(f"action_scaling must be one of {ACTION_SCALINGS}, got {self.action_scaling!r}")
         self.env = self.env.to_dict() if isinstance(self.env, BikkleConfig) else dict(self.env)
         BikkleConfig(**self.env)  # validates the env fields
         if int(self.num_envs) < 1:
@@ -198,8 +209,9 @@ def make_env(cfg: Any, *, num_envs: int | None = None, device: torch.device | st
     """A :class:`~torchrl.envs.TransformedEnv` over :class:`BikkleEnv` built from ``cfg``.
 
     ``num_envs`` and ``device`` override the config's; ``seed`` seeds the env and (with ``seed + 1``) the gaze.
-    Stack order: StepCounter, InitTracker, RewardSum (raw ``episode_return``), per-episode touch counts, the
-    observation transforms (preset or explicit list), then RewardNormalization if ``reward_norm`` is set.
+    Stack order: StepCounter, InitTracker, RewardSum (raw ``episode_return``), per-episode touch counts,
+    MaxNormAction (``action_scaling: max_norm``), the observation transforms (preset or explicit list), then
+    RewardNormalization if ``reward_norm`` is set.
     """
     stack_cfg = EnvStackConfig.from_any(cfg)
     env_config = BikkleConfig(**stack_cfg.env)
@@ -212,6 +224,8 @@ def make_env(cfg: Any, *, num_envs: int | None = None, device: torch.device | st
         RewardSum(in_keys=["reward"], out_keys=["episode_return"]),
         EpisodeSum(list(EVENT_SUMS), list(EVENT_SUMS.values())),
     ]
+    if stack_cfg.action_scaling == "max_norm":
+        transforms.append(MaxNormAction())
     for entry in stack_cfg.transform_entries():
         name = entry.pop("name")
         transforms.append(TRANSFORMS[name](entry, ctx))

@@ -32,7 +32,7 @@ def test_preset_order_and_oracle_flag():
                                                                                          "num_blue": 3}})
     kinds = [type(t) for t in env.transform]
     assert kinds.index(SortPellets) < kinds.index(GazeInjection) < kinds.index(Flatten)
-    assert env.observation_spec["observation_vector"].shape[-1] == 2 + 4 * 6 + 1 + 3 + 6
+    assert env.observation_spec["observation_vector"].shape[-1] == 2 + 7 * 6 + 1 + 3 + 6  # polar view
 
 
 def test_episode_return_sums_the_raw_reward_under_normalisation():
@@ -104,6 +104,7 @@ def test_seeded_envs_are_reproducible():
         ({"reward_norm": {"gamma": 0.9, "scale": 2}}, "bad reward_norm options"),
         ({"env": {"num_pink": 0}}, "num_pink"),
         ({"num_env": 4}, "unknown make_env config keys"),
+        ({"action_scaling": "tanh"}, "action_scaling must be one of"),
         ({"stack": None, "transforms": [{"name": "gaze"}]}, "needs a gaze config"),
         ({"gaze": {"source": "uniform"}, "transforms": [{"name": "flatten"}]}, "no `gaze` entry"),
     ],

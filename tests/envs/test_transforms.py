@@ -13,6 +13,7 @@ from bikkle_rl.envs.transforms import (
     EpisodeSum,
     Flatten,
     GazeInjection,
+    MaxNormAction,
     RewardNormalization,
     SemanticImage,
     SortPellets,
@@ -86,6 +87,32 @@ def test_flatten_layout(scene):
     absent = with_gaze(scene.clone(), [0.3, 0.6], False)
     out = Flatten()(absent)["observation_vector"]
     assert out.shape == (2, 22) and (out[:, 19:] == 0).all()
+
+
+def test_flatten_polar_adds_distance_and_direction_per_slot(scene):
+    out = Compose(SortPellets(), Flatten(polar=True))(scene.clone())["observation_vector"]
+    # per slot: rel (2), present, blue, distance, direction (2); the absent slot reads all zero
+    expected = [0.5, 0.5,  0.0, 0.1, 1, 0, 0.1, 0, 1,  -0.3, 0.0, 1, 1, 0.3, -1, 0,  0.4, 0.0, 1, 0, 0.4, 1, 0,
+                0, 0, 0, 0, 0, 0, 0,  0.25]
+    assert out.shape == (2, 31)
+    assert torch.allclose(out[0], torch.tensor(expected), atol=1e-6)
+    spec = TransformedEnv(BikkleEnv(num_envs=2, num_pink=[1, 2], num_blue=[0, 2]), Flatten(polar=True))
+    assert spec.observation_spec["observation_vector"].shape == (2, 31)
+
+
+def test_max_norm_action_keeps_the_direction_where_clipping_snaps_to_the_diagonal(place):
+    speed = 0.02
+    moves = {}
+    for name, transform in (("max_norm", MaxNormAction()), ("clip", Compose())):
+        env = TransformedEnv(BikkleEnv(num_envs=3, seed=0, num_pink=1, num_blue=1, episode_mode="continuing"),
+                             transform)
+        obs = place(env.base_env, [0.5, 0.5], [[0.9, 0.9], [0.1, 0.1]])
+        actions = torch.tensor([[3.0, 1.0], [0.5, -0.2], [-4.0, -4.0]])
+        out = env.step(obs.set("action", actions))
+        assert torch.equal(out["action"], actions)  # the rollout keeps the policy's own action
+        moves[name] = (out["next", "agent_pos"] - 0.5) / speed
+    assert torch.allclose(moves["max_norm"], torch.tensor([[1.0, 1 / 3], [0.5, -0.2], [-1.0, -1.0]]), atol=1e-5)
+    assert torch.allclose(moves["clip"], torch.tensor([[1.0, 1.0], [0.5, -0.2], [-1.0, -1.0]]), atol=1e-5)
 
 
 def test_tokenize_layout(scene):

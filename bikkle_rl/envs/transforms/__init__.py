@@ -3,6 +3,7 @@
 from bikkle_rl.envs.transforms.episode_sum import EpisodeSum
 from bikkle_rl.envs.transforms.flatten import Flatten
 from bikkle_rl.envs.transforms.gaze_injection import GazeInjection
+from bikkle_rl.envs.transforms.max_norm_action import MaxNormAction
 from bikkle_rl.envs.transforms.reward_normalization import RewardNormalization
 from bikkle_rl.envs.transforms.semantic_image import SemanticImage
 from bikkle_rl.envs.transforms.sort_pellets import SortPellets
@@ -15,6 +16,7 @@ __all__ = [
     "EpisodeSum",
     "Flatten",
     "GazeInjection",
+    "MaxNormAction",
     "RewardNormalization",
     "SemanticImage",
     "SortPellets",
