@@ -16,9 +16,11 @@ rows from the events and the rest uniformly over both storages (in proportion to
 realised event share is ``f + (1 - f) * n_events / (n_events + n_others)``: never below ``f``, and the natural
 rate when ``f = 0``. No importance weights correct the bias: over-sampling events is the point.
 
-An event is a transition whose *raw* reward is non-zero: ``("next", "raw_reward")`` when the env normalises
-rewards, else ``("next", "reward")``. With distance shaping (``env.shaping > 0``) every step has a non-zero
-reward and every transition is an event; use the event buffer without shaping.
+An event is a transition in which the agent touched a pellet: the env's per-step touch counts
+``("next", "events", "pink" | "blue")``. Read from the touches, not the reward, the split stays meaningful under
+distance shaping (``env.shaping > 0``, the training default), which makes every step's reward non-zero. Batches
+without touch counts fall back on a non-zero *raw* reward: ``("next", "raw_reward")`` when the env normalises
+rewards, else ``("next", "reward")``.
 """
 
 from __future__ import annotations
@@ -59,8 +61,15 @@ class ReplayConfig:
             raise ValueError(f"algo.replay.event_fraction must lie in [0, 1], got {self.event_fraction!r}")
 
 
+TOUCH_KEYS = (("next", "events", "pink"), ("next", "events", "blue"))
+
+
 def event_mask(batch: TensorDictBase) -> torch.Tensor:
-    """True where a transition's raw reward is non-zero; shape ``batch.batch_size``."""
+    """True where a transition touched a pellet (else, without touch counts, where its raw reward is non-zero);
+    shape ``batch.batch_size``."""
+    if all(key in batch.keys(include_nested=True) for key in TOUCH_KEYS):
+        touches = sum(batch.get(key) for key in TOUCH_KEYS)
+        return (touches != 0).reshape(batch.batch_size)
     reward = batch.get(("next", "raw_reward"), None)
     if reward is None:
         reward = batch.get(("next", "reward"))

@@ -32,6 +32,14 @@ def test_event_mask_reads_the_raw_reward_when_present():
     assert event_mask(batch.exclude(("next", "raw_reward"))).tolist() == [[True, False, True]]
 
 
+def test_event_mask_reads_touches_so_that_shaping_does_not_make_every_step_an_event():
+    shaped = torch.tensor([[[0.01], [1.02], [-0.01], [-9.98]]])
+    batch = TensorDict({("next", "raw_reward"): shaped,
+                        ("next", "events", "pink"): torch.tensor([[[0], [1], [0], [0]]]),
+                        ("next", "events", "blue"): torch.tensor([[[0], [0], [0], [1]]])}, [1, 4])
+    assert event_mask(batch).tolist() == [[False, True, False, True]]
+
+
 def test_each_transition_is_stored_once_in_its_storage():
     buffer = EventPriorityReplayBuffer(size=100, event_size=50, event_fraction=0.25, batch_size=8)
     buffer.extend(transitions(5, 20))
