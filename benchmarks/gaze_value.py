@@ -9,7 +9,7 @@ Per seed, on the 3 pink + 3 blue arena (only gaze tells which pink is high-value
 Targets: gain / gain_max >= 0.5 with the CIs of correlated and uniform apart; the agent (with correlated gaze)
 beats greedy (which reads no gaze); the gaze-only fine-tune raises return(correlated) with CIs apart.
 
-    python benchmarks/gaze_value.py --seeds 3 --minutes 20                  # the full benchmark
+    python benchmarks/gaze_value.py --seeds 3 --minutes 10 --jobs 2         # the full benchmark, 2 seeds at once
     python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
         --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
 """
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -101,13 +103,15 @@ def main() -> None:
                         help="gain_max from a trained oracle agent, or from the agent under exact gaze")
     parser.add_argument("--episodes", type=int, default=1000, help="evaluation episodes per scenario and policy")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of each run")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run at once, each in its own process")
     parser.add_argument("--train-override", nargs="*", default=[], help="extra train config overrides (key=value)")
     parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/gaze_value"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    verdicts = [benchmark_seed(seed, args) for seed in range(args.seeds)]
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        verdicts = list(pool.map(benchmark_seed, range(args.seeds), [args] * args.seeds))
     evals = [json.loads(Path(v["evaluation"]).read_text()) for v in verdicts]
     print(f"\n=== across {args.seeds} seeds (interquartile mean, 95 % bootstrap CI) ===")
     print(format_gaze_value_runs(aggregate(evals)["gaze_value"]))

@@ -22,7 +22,7 @@ from bikkle_rl.agent_io import load_agent
 from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.evaluation.curves import plot_learning_curve
 from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
-from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
+from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, held_gaze
 from bikkle_rl.evaluation.report import (
     PolicyFactory,
     evaluate_returns,
@@ -37,11 +37,13 @@ from recipes.train import train
 def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictConfig:
     """The fine-tune's training config: the pretrained run's, with this run's gaze, budget, seed and device.
 
+    The gaze source is this run's; the pretrained run's ``hold`` and ``max_age`` stay unless this run sets them.
+
     Its learning curve follows the agent on the first scenario of this run's evaluation protocol.
     """
     train_cfg = dict(pretrained)
     train_cfg |= {
-        "gaze": plain_config(cfg.gaze),
+        "gaze": {**held_gaze(pretrained.get("gaze")), **plain_config(cfg.gaze)},
         "init_from": str(cfg.checkpoint),
         "resume": None,
         "freeze_non_gaze": bool(cfg.freeze),

@@ -37,6 +37,17 @@ from bikkle_rl.progress import TrainingProgress
 from bikkle_rl.run_logging import LoggerConfig, make_logger
 
 
+def run_progress(cfg: DictConfig, frames: int, elapsed_s: float) -> float:
+    """The fraction of the run done: of its frame budget, or of its time limit if that comes first.
+
+    After a resume the time limit counts from the restart, like the limit itself.
+    """
+    fraction = frames / cfg.total_frames
+    if cfg.time_limit_minutes:
+        fraction = max(fraction, elapsed_s / (60 * cfg.time_limit_minutes))
+    return min(fraction, 1.0)
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict:
     """Trains as configured; returns the final algorithm, env, learning-curve rows and frames done."""
     device = resolve_device(cfg.device)
@@ -68,7 +79,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     with TrainingProgress(cfg.total_frames, initial_steps=frames) as progress:
         for batch in collector:
             collected = time.perf_counter()
-            metrics = algo.update(batch)
+            metrics = algo.update(batch, run_progress(cfg, frames + batch.numel(), collected - start))
             frames += batch.numel()
             iterations += 1
             now = time.perf_counter()
@@ -78,9 +89,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             if (eval_return := curve.maybe_evaluate(algo.actor, frames)) is not None:
                 metrics["eval/return"] = eval_return
             logger.log(metrics, step=frames)
-            progress.update(batch.numel(), {"train_return": metrics.get("episode/return", float("nan")),
-                                            "eval_return": curve.latest})
             elapsed, last = time.perf_counter() - start, time.perf_counter()
+            shown = {"train_return": metrics.get("episode/return", float("nan")), "eval_return": curve.latest}
+            if cfg.time_limit_minutes:  # the bar's own estimate counts toward a frame budget the limit cuts short
+                shown["min_left"] = max(cfg.time_limit_minutes - elapsed / 60, 0.0)
+            progress.update(batch.numel(), shown)
             if frames - last_checkpoint >= cfg.checkpoint.every_frames:
                 checkpoints.save(frames, checkpoint_payload(cfg, algo, env, frames, iterations))
                 last_checkpoint = frames

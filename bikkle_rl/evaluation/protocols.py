@@ -19,6 +19,7 @@ steps.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bikkle_rl.envs.config import BikkleConfig
@@ -37,9 +38,14 @@ SELF_TIMED_SOURCES = ("oracle", "realistic", "replay")
 REPLAY_PREFIX = "replay:"
 
 
+def held_gaze(gaze: Mapping | None) -> dict:
+    """A run's gaze holding (``hold``, ``max_age``): it decides the agent's gaze inputs, whatever the source."""
+    return {key: gaze[key] for key in ("hold", "max_age") if gaze and key in gaze}
+
+
 def scenario_gaze(scenario: str, p_valid: float, base_gaze: dict | None = None) -> dict:
     """The gaze config of a scenario; ``base_gaze`` keeps the training run's ``hold`` and ``max_age``."""
-    kept = {key: base_gaze[key] for key in ("hold", "max_age") if base_gaze and key in base_gaze}
+    kept = held_gaze(base_gaze)
     if scenario.startswith(REPLAY_PREFIX):
         return {"source": "replay", "recording": scenario.removeprefix(REPLAY_PREFIX), **kept}
     if scenario not in SCENARIOS:

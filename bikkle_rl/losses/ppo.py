@@ -101,19 +101,27 @@ class PPO:
         return losses.select("loss_objective", "loss_critic", "entropy", "kl_approx", "clip_fraction",
                              strict=False).set("grad_norm", grad_norm).detach()
 
-    def _anneal_learning_rate(self) -> None:
+    def _anneal_learning_rate(self, progress: float | None) -> None:
         if not self.cfg.optim.anneal_lr:
             return
-        lr = (1.0 - self.updates_done / self.total_updates) * self.cfg.optim.lr
+        if progress is None:
+            progress = self.updates_done / self.total_updates
+        lr = (1.0 - min(max(progress, 0.0), 1.0)) * self.cfg.optim.lr
         for group in self.optimizer.param_groups:
             if torch.is_tensor(group["lr"]):
                 group["lr"].fill_(lr)  # a capturable optimizer keeps lr on device
             else:
                 group["lr"] = lr
 
-    def update(self, batch: TensorDictBase) -> dict[str, float]:
-        """Trains on one batch ``[num_envs, frames_per_env]``; returns mean metrics over all minibatch steps."""
-        self._anneal_learning_rate()
+    def update(self, batch: TensorDictBase, progress: float | None = None) -> dict[str, float]:
+        """Trains on one batch ``[num_envs, frames_per_env]``; returns mean metrics over all minibatch steps.
+
+        ``progress`` is the fraction of the run done, along which the learning rate anneals to zero; by default
+        ``updates_done / total_updates``. The training loop passes the larger of its frame and wall-time
+        fractions, so a run with a time limit anneals to zero at that limit, not at a frame budget it never
+        reaches.
+        """
+        self._anneal_learning_rate(progress)
         with torch.no_grad():
             batch = self.advantage(batch)
         flat = batch.select(*self.minibatch_keys, strict=False).reshape(-1)

@@ -204,8 +204,11 @@ class SAC:
             self.buffer.extend(transitions.exclude(*N_STEP_ONLY).reshape(-1))
         return events
 
-    def update(self, batch: TensorDictBase) -> dict[str, float]:
+    def update(self, batch: TensorDictBase, progress: float | None = None) -> dict[str, float]:
         """Stores one batch and runs ``updates_per_frame`` gradient steps per frame of it (after the warm-up).
+
+        ``progress`` (the run's fraction done) is accepted for the training loop's sake and unused: SAC has
+        no schedule.
 
         Returns the mean metrics over this batch's gradient steps (losses, ``alpha``, ``entropy``,
         ``q_value`` = mean min-twin Q at the policy's actions, gradient norms, ``event_fraction`` of the

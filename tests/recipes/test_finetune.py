@@ -90,6 +90,17 @@ def test_finetune_config_swaps_gaze_budget_and_freeze(compose_train, tmp_path):
     assert train_cfg.evaluation.protocol == "gaze-value"
 
 
+def test_finetune_keeps_the_pretrained_gaze_holding(compose_train, tmp_path):
+    """A held gaze adds the agent's ``gaze_age`` input: the fine-tune's source must keep it."""
+    pretrained = plain_config(compose_train(tmp_path, "gaze=none", "+gaze.hold=true", "+gaze.max_age=7"))
+    train_cfg = finetune_config(compose_finetune("checkpoint=pre.pt", "gaze=correlated", f"out_dir={tmp_path}"),
+                                pretrained, tmp_path / "ft")
+    assert train_cfg.gaze == {"source": "correlated", "p_valid": 0.25, "hold": True, "max_age": 7}
+    unheld = finetune_config(compose_finetune("checkpoint=pre.pt", "+gaze.hold=false", f"out_dir={tmp_path}"),
+                             pretrained, tmp_path / "ft")
+    assert unheld.gaze.hold is False  # the fine-tune's own setting wins
+
+
 def test_gaze_only_finetune_end_to_end(compose_train, tmp_path):
     pre_dir = tmp_path / "pretrained"
     train(compose_train(pre_dir, "env=gaze_value", "gaze=none", "total_frames=512", "evaluation.protocol=gaze-value",

@@ -17,7 +17,7 @@ from bikkle_rl.experiment import (
     make_train_env,
     resume_from,
 )
-from recipes.train import train
+from recipes.train import run_progress, train
 
 ONE_PINK = ["env.num_blue=0", "gaze=none", "env.start_round_step=zero", "env.shaping=0.1", "evaluation.protocol=train",
             "model.distribution=tanh_normal", "model.scale=state"]  # the head that learns fastest in a tiny budget
@@ -118,6 +118,23 @@ def test_bad_config_values_fail_clearly(compose_train, tmp_path, override, match
         pytest.skip("a CUDA machine may have that device")
     with pytest.raises(ValueError, match=match):
         train(compose_train(tmp_path, override), tmp_path)
+
+
+def test_learning_rate_anneals_to_zero_at_the_frame_budget_or_the_time_limit(compose_train, tmp_path):
+    frames_only = compose_train(tmp_path, "total_frames=1000")
+    assert run_progress(frames_only, 250, elapsed_s=1e6) == 0.25
+    timed = compose_train(tmp_path, "total_frames=1000", "time_limit_minutes=2", "num_envs=16",
+                          "algo.frames_per_env=4", "algo.epochs=1", "algo.minibatches=1")
+    assert run_progress(timed, 250, elapsed_s=30.0) == 0.25  # frames ahead of the clock
+    assert run_progress(timed, 250, elapsed_s=90.0) == 0.75  # the clock ahead: 1.5 of 2 minutes
+    assert run_progress(timed, 250, elapsed_s=600.0) == 1.0
+    device = torch.device("cpu")
+    env = make_train_env(timed, device, seed=0)
+    algo = make_algorithm(timed, env, total_iterations=100, device=device)
+    metrics = algo.update(one_batch(env, algo.actor, steps=4), progress=0.75)
+    assert metrics["learning_rate"] == pytest.approx(0.25 * timed.algo.optim.lr)
+    metrics = algo.update(one_batch(env, algo.actor, steps=4))  # no progress given: 1 of 100 updates done
+    assert metrics["learning_rate"] == pytest.approx(0.99 * timed.algo.optim.lr)
 
 
 def test_compiled_update_runs_on_cpu(compose_train, tmp_path):
