@@ -33,6 +33,9 @@ from recipes.train import train
 CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 PROTOCOL = "gaze-value"
 SCENARIOS = ["correlated", "uniform", "none", "oracle"]
+HOLD_GAZE = ["+gaze.hold=true"]
+"""Every agent sees the last valid gaze and its age: gaze is valid on a quarter of the steps, and a memoryless
+policy that only sees it then would turn toward the high-value pink one step in four."""
 
 
 def compose_config(name: str, overrides: list[str]):
@@ -42,7 +45,7 @@ def compose_config(name: str, overrides: list[str]):
 
 def train_agent(run_dir: Path, seed: int, gaze_overrides: list[str], args: argparse.Namespace) -> Path:
     """Trains one agent on the gaze-value arena for the time budget; returns its final checkpoint."""
-    overrides = ["env=gaze_value", f"model={args.model}", f"seed={seed}", f"device={args.device}",
+    overrides = ["env=gaze_value", *HOLD_GAZE, f"model={args.model}", f"seed={seed}", f"device={args.device}",
                  f"cpu_threads={args.threads}", f"total_frames={args.frames}", f"time_limit_minutes={args.minutes}",
                  f"evaluation.protocol={PROTOCOL}", f"logger.log_dir={run_dir}", *gaze_overrides,
                  *args.train_override]
