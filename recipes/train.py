@@ -79,7 +79,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     with TrainingProgress(cfg.total_frames, initial_steps=frames) as progress:
         for batch in collector:
             collected = time.perf_counter()
-            metrics = algo.update(batch, run_progress(cfg, frames + batch.numel(), collected - start))
+            metrics = algo.update(batch, run_progress(cfg, frames, collected - start))  # done before this batch
             frames += batch.numel()
             iterations += 1
             now = time.perf_counter()
