@@ -11,12 +11,12 @@ beats greedy (which reads no gaze); the gaze-only fine-tune raises return(correl
 
     python benchmarks/gaze_value.py --seeds 3 --minutes 20 --jobs 2         # the full benchmark, 2 seeds at once
                                                                             # (about 4 hours on 2 cores)
+    python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
+        --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
 
 On 2 CPU cores a transformer agent needs about 20 minutes (2.5 M steps) on this arena before it follows gaze;
 after 8 minutes neither it nor the oracle agent plays the arena well enough for the gain to mean anything. An
 MLP did not learn to use gaze here in 10 minutes, hence the transformer default.
-    python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
-        --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import torch
 from hydra import compose, initialize_config_dir
 
 from bikkle_rl.evaluation.aggregate import aggregate, format_gaze_value_runs
@@ -116,7 +115,6 @@ def main() -> None:
     parser.add_argument("--train-override", nargs="*", default=[], help="extra train config overrides (key=value)")
     parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/gaze_value"))
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
 
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         verdicts = list(pool.map(benchmark_seed, range(args.seeds), [args] * args.seeds))
