@@ -43,7 +43,7 @@ def sync(device: torch.device) -> None:
 def pipeline_rates(cfg, device: torch.device, iterations: int) -> tuple[dict[str, float], object, object]:
     """Collect / update / end-to-end steps/s of the recipe's pipeline, and the last batch and algorithm."""
     env = make_train_env(cfg, device, seed=0)
-    algo = make_algorithm(cfg, env, total_iterations=iterations + 2, device=device)
+    algo = make_algorithm(cfg, env, device=device)
     collector = make_collector(cfg, env, algo, total_frames=-1, device=device)
     batches = iter(collector)
     algo.update(next(batches))  # warm-up (and compilation when enabled)

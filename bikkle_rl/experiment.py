@@ -75,7 +75,7 @@ def freeze_non_gaze(*networks: torch.nn.Module) -> None:
             parameter.requires_grad_(id(parameter) in keep)
 
 
-def make_algorithm(cfg: Any, env: TransformedEnv, total_iterations: int, device: torch.device):
+def make_algorithm(cfg: Any, env: TransformedEnv, device: torch.device):
     """The training algorithm (PPO or SAC) with fresh networks for ``env``, on ``device``.
 
     ``freeze_non_gaze: true`` (PPO only) trains only the gaze parameters of actor and critic.
@@ -92,8 +92,8 @@ def make_algorithm(cfg: Any, env: TransformedEnv, total_iterations: int, device:
         actor, critic = make_actor(model_cfg, env).to(device), make_critic(model_cfg, env).to(device)
         if freeze:
             freeze_non_gaze(actor, critic)
-        return PPO(PPOConfig(**algo_cfg), actor, critic, total_updates=total_iterations,
-                   compile=bool(plain.get("compile", False)), cudagraphs=cudagraphs)
+        return PPO(PPOConfig(**algo_cfg), actor, critic, compile=bool(plain.get("compile", False)),
+                   cudagraphs=cudagraphs)
     if name == "sac":
         from bikkle_rl.losses.sac import SAC, SACConfig
 

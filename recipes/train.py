@@ -55,9 +55,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         torch.set_num_threads(cfg.cpu_threads)
     torch.manual_seed(cfg.seed)
     env = make_train_env(cfg, device, seed=cfg.seed)
-    frames_per_batch = env.batch_size.numel() * cfg.algo.frames_per_env
-    total_iterations = -(-cfg.total_frames // frames_per_batch)
-    algo = make_algorithm(cfg, env, total_iterations, device)
+    algo = make_algorithm(cfg, env, device)
 
     frames = iterations = 0
     if cfg.resume:

@@ -64,8 +64,8 @@ class PPO:
     ``CudaGraphModule`` with a capturable optimizer, so a replay reuses the captured kernels.
     """
 
-    def __init__(self, cfg: PPOConfig, actor: ProbabilisticActor, critic: ValueOperator, total_updates: int,
-                 compile: bool = False, cudagraphs: bool = False):
+    def __init__(self, cfg: PPOConfig, actor: ProbabilisticActor, critic: ValueOperator, compile: bool = False,
+                 cudagraphs: bool = False):
         self.cfg = cfg
         self.actor, self.critic = actor, critic
         self.loss = ClipPPOLoss(
@@ -88,7 +88,6 @@ class PPO:
         """Only what a minibatch step reads: indexing the whole batch (next observations, privileged keys...) for
         every minibatch would cost more than the update itself."""
         self.optimizer = make_optimizer(cfg.optim, self.loss.parameters(), capturable=cudagraphs)
-        self.total_updates = max(int(total_updates), 1)
         self.updates_done = 0
         self._step = accelerate(self._minibatch_step, compile, cudagraphs)
 
@@ -101,11 +100,9 @@ class PPO:
         return losses.select("loss_objective", "loss_critic", "entropy", "kl_approx", "clip_fraction",
                              strict=False).set("grad_norm", grad_norm).detach()
 
-    def _anneal_learning_rate(self, progress: float | None) -> None:
+    def _anneal_learning_rate(self, progress: float) -> None:
         if not self.cfg.optim.anneal_lr:
             return
-        if progress is None:
-            progress = self.updates_done / self.total_updates
         lr = (1.0 - min(max(progress, 0.0), 1.0)) * self.cfg.optim.lr
         for group in self.optimizer.param_groups:
             if torch.is_tensor(group["lr"]):
@@ -113,13 +110,12 @@ class PPO:
             else:
                 group["lr"] = lr
 
-    def update(self, batch: TensorDictBase, progress: float | None = None) -> dict[str, float]:
+    def update(self, batch: TensorDictBase, progress: float = 0.0) -> dict[str, float]:
         """Trains on one batch ``[num_envs, frames_per_env]``; returns mean metrics over all minibatch steps.
 
-        ``progress`` is the fraction of the run done, along which the learning rate anneals to zero; by default
-        ``updates_done / total_updates``. The training loop passes the larger of its frame and wall-time
-        fractions, so a run with a time limit anneals to zero at that limit, not at a frame budget it never
-        reaches.
+        ``progress`` is the fraction of the run done (0: the full learning rate), along which the learning rate
+        anneals to zero. The training loop passes the larger of its frame and wall-time fractions, so a run with
+        a time limit anneals to zero at that limit, not at a frame budget it never reaches.
         """
         self._anneal_learning_rate(progress)
         with torch.no_grad():

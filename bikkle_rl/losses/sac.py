@@ -204,7 +204,7 @@ class SAC:
             self.buffer.extend(transitions.exclude(*N_STEP_ONLY).reshape(-1))
         return events
 
-    def update(self, batch: TensorDictBase, progress: float | None = None) -> dict[str, float]:
+    def update(self, batch: TensorDictBase, progress: float = 0.0) -> dict[str, float]:
         """Stores one batch and runs ``updates_per_frame`` gradient steps per frame of it (after the warm-up).
 
         ``progress`` (the run's fraction done) is accepted for the training loop's sake and unused: SAC has

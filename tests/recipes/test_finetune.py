@@ -23,7 +23,7 @@ def one_update(cfg):
     """A PPO algorithm built from ``cfg``, its networks' parameters before, and after one update."""
     device = torch.device("cpu")
     env = make_train_env(cfg, device, seed=0)
-    algo = make_algorithm(cfg, env, total_iterations=4, device=device)
+    algo = make_algorithm(cfg, env, device=device)
     networks = {"actor": algo.actor, "critic": algo.critic}
     before = {role: {name: p.detach().clone() for name, p in net.named_parameters()} for role, net in networks.items()}
     with torch.no_grad():
