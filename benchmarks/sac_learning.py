@@ -7,6 +7,7 @@ per variant with the per-seed returns, their mean and standard deviation, and th
 (env steps/s and gradient steps/s, wall time of the whole training loop, evaluation excluded).
 
     python benchmarks/sac_learning.py                       # 3 seeds x 300k steps x 3 variants
+    python benchmarks/sac_learning.py --jobs 2              # two runs at once, one CPU thread each
     python benchmarks/sac_learning.py --seeds 1 --frames 20000 --episodes 200     # a quick look
     python benchmarks/sac_learning.py --override algo.n_steps=5 --override reward_norm=null
 """
@@ -14,9 +15,12 @@ per variant with the per-seed returns, their mean and standard deviation, and th
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -29,10 +33,12 @@ from recipes.train import train
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 VARIANTS = {
-    "sac-uniform": ["algo=sac", "algo.replay.kind=uniform"],
-    "sac-event": ["algo=sac", "algo.replay.kind=event"],
+    "sac-uniform": ["algo=sac", "algo.replay.kind=uniform", "compile=true"],
+    "sac-event": ["algo=sac", "algo.replay.kind=event", "compile=true"],
     "ppo": ["algo=ppo"],
 }
+"""SAC's gradient step is hundreds of small ops: compiled, it runs about 1.6 x faster on CPU (PPO's larger
+minibatches do not gain)."""
 PROTOCOL, SCENARIO = "seed", "none"
 
 
@@ -86,14 +92,22 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--override", action="append", default=[],
                         help="extra Hydra override for every run (algo.* ones apply to SAC runs only)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs at once, each in its own process with cpu_count / jobs torch threads")
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    args.override = [f"cpu_threads={max(1, (os.cpu_count() or 1) // args.jobs)}", *args.override]
 
-    print(f"seed protocol, no gaze, {args.frames} env steps, {args.seeds} seeds, {args.episodes} episodes; "
-          f"greedy reference: {greedy_return(args):.2f}")
+    print(f"seed protocol, no gaze, {args.frames} env steps, {args.seeds} seeds, {args.episodes} episodes, "
+          f"{args.jobs} run(s) at once; greedy reference: {greedy_return(args):.2f}")
     columns = ("variant", "returns per seed", "mean", "sd", "env steps/s", "grad steps/s", "train min")
+    pairs = [(variant, seed) for variant in args.variants for seed in range(args.seeds)]
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(run, *zip(*pairs), [args] * len(pairs)))
     rows = []
     for variant in args.variants:
-        runs = [run(variant, seed, args) for seed in range(args.seeds)]
+        runs = [result for (name, _), result in zip(pairs, results) if name == variant]
         returns = [r["return"] for r in runs]
         rows.append((
             variant,

@@ -10,6 +10,7 @@ Config (a mapping, an OmegaConf ``DictConfig`` or :class:`EnvStackConfig`)::
     gaze: {source: correlated, p_valid: 0.25, availability: step, hold: false, std: 0.05}   # or null: no gaze
     reward_norm: {gamma: 0.99, clip: 10.0}                                               # or null
     action_scaling: max_norm    # or clip: how an action outside [-1, 1]^A reaches the arena (MaxNormAction)
+    action_bound: 1.0           # max_norm only: the policy's action spec is [-action_bound, action_bound]^A
     oracle: false               # Flatten / Tokenize expose the privileged high-value flag (upper bound only)
 
 Gaze keys other than ``source``, ``p_valid``, ``availability``, ``hold``, ``max_age`` are the source's own
@@ -124,10 +125,16 @@ class EnvStackConfig:
     reward_norm: dict[str, Any] | None = None
     oracle: bool = False
     action_scaling: str = "max_norm"
+    action_bound: float = 1.0
 
     def __post_init__(self) -> None:
         if self.action_scaling not in ACTION_SCALINGS:
             raise ValueError(f"action_scaling must be one of {ACTION_SCALINGS}, got {self.action_scaling!r}")
+        if not self.action_bound >= 1.0:
+            raise ValueError(f"action_bound must be >= 1 (the arena's action box), got {self.action_bound!r}")
+        if self.action_bound != 1.0 and self.action_scaling != "max_norm":
+            raise ValueError(f"action_bound={self.action_bound!r} needs action_scaling=max_norm (clipping would "
+                             "leave the wider actions on the box's edges)")
         self.env = self.env.to_dict() if isinstance(self.env, BikkleConfig) else dict(self.env)
         BikkleConfig(**self.env)  # validates the env fields
         if int(self.num_envs) < 1:
@@ -226,7 +233,7 @@ def make_env(cfg: Any, *, num_envs: int | None = None, device: torch.device | st
         EpisodeSum(list(EVENT_SUMS), list(EVENT_SUMS.values())),
     ]
     if stack_cfg.action_scaling == "max_norm":
-        transforms.append(MaxNormAction())
+        transforms.append(MaxNormAction(bound=stack_cfg.action_bound))
     for entry in stack_cfg.transform_entries():
         name = entry.pop("name")
         transforms.append(TRANSFORMS[name](entry, ctx))

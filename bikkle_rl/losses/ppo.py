@@ -19,9 +19,14 @@ class PPOConfig:
 
     Advantages are computed once per collected batch (GAE over ``[num_envs, frames_per_env]``): truncated
     episodes bootstrap from the critic's value of the last observation, terminated ones do not.
+    ``num_envs`` and ``action_bound`` are the algorithm's defaults for the env (arena count, the policy's action
+    box; see :class:`~bikkle_rl.envs.transforms.MaxNormAction`): the recipe builds the env with them unless the
+    run sets its own.
     """
 
     name: str = "ppo"
+    num_envs: int = 1024
+    action_bound: float = 1.0
     frames_per_env: int = 16
     epochs: int = 4
     minibatches: int = 4
@@ -38,7 +43,7 @@ class PPOConfig:
     def __post_init__(self) -> None:
         if isinstance(self.optim, dict) or self.optim is None:
             self.optim = OptimConfig(**(self.optim or {}))
-        for name in ("frames_per_env", "epochs", "minibatches"):
+        for name in ("num_envs", "frames_per_env", "epochs", "minibatches"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"algo.{name} must be >= 1, got {getattr(self, name)!r}")
         for name in ("gamma", "gae_lambda"):

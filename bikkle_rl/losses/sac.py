@@ -53,13 +53,19 @@ def _optim(value: OptimConfig | dict | None, name: str) -> OptimConfig:
 class SACConfig:
     """SAC hyper-parameters (the ``algo=sac`` config group).
 
-    ``updates_per_frame`` is the update-to-data ratio: gradient steps per collected env frame (fractions
-    carry over between batches). The first ``init_random_frames`` frames are collected with uniform random
-    actions and trigger no update. ``target_entropy`` null means ``-action_dim``. ``save_buffer`` writes the
-    replay buffer under ``buffer_dir`` with every checkpoint, so a resumed run continues with its data.
+    ``num_envs`` and ``action_bound`` are the algorithm's defaults for the env (the recipe builds the env with
+    them unless the run sets its own): far fewer arenas than PPO's, so the policy is updated every few hundred
+    frames, and an action box of 2, so the tanh policy reaches full speed (see
+    :class:`~bikkle_rl.envs.transforms.MaxNormAction`) despite the entropy bonus. ``updates_per_frame`` is the
+    update-to-data ratio: gradient steps per collected env frame (fractions carry over between batches). The
+    first ``init_random_frames`` frames are collected with uniform random actions and trigger no update.
+    ``target_entropy`` null means ``-action_dim``. ``save_buffer`` writes the replay buffer under ``buffer_dir``
+    with every checkpoint, so a resumed run continues with its data.
     """
 
     name: str = "sac"
+    num_envs: int = 64
+    action_bound: float = 2.0
     frames_per_env: int = 4
     gamma: float = 0.95
     n_steps: int = 3
@@ -82,7 +88,7 @@ class SACConfig:
             self.replay = ReplayConfig(**(self.replay or {}))
         self.actor_optim = _optim(self.actor_optim, "actor_optim")
         self.critic_optim = _optim(self.critic_optim, "critic_optim")
-        for name in ("frames_per_env", "n_steps", "batch_size"):
+        for name in ("num_envs", "frames_per_env", "n_steps", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"algo.{name} must be >= 1, got {getattr(self, name)!r}")
         if self.init_random_frames < 0:

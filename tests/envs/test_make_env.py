@@ -105,6 +105,8 @@ def test_seeded_envs_are_reproducible():
         ({"env": {"num_pink": 0}}, "num_pink"),
         ({"num_env": 4}, "unknown make_env config keys"),
         ({"action_scaling": "tanh"}, "action_scaling must be one of"),
+        ({"action_bound": 0.5}, "action_bound must be >= 1"),
+        ({"action_scaling": "clip", "action_bound": 2.0}, "needs action_scaling=max_norm"),
         ({"stack": None, "transforms": [{"name": "gaze"}]}, "needs a gaze config"),
         ({"gaze": {"source": "uniform"}, "transforms": [{"name": "flatten"}]}, "no `gaze` entry"),
     ],

@@ -115,6 +115,20 @@ def test_max_norm_action_keeps_the_direction_where_clipping_snaps_to_the_diagona
     assert torch.allclose(moves["clip"], torch.tensor([[1.0, 1.0], [0.5, -0.2], [-1.0, -1.0]]), atol=1e-5)
 
 
+def test_max_norm_action_bound_widens_the_policy_spec_and_full_speed_starts_at_its_inverse(place):
+    env = TransformedEnv(BikkleEnv(num_envs=2, seed=0, num_pink=1, num_blue=1, episode_mode="continuing"),
+                         MaxNormAction(bound=2.0))
+    check_env_specs(env)
+    assert env.action_spec.space.low.eq(-2.0).all() and env.action_spec.space.high.eq(2.0).all()
+    assert env.base_env.action_spec.space.high.eq(1.0).all()  # the arena's own box is unchanged
+    obs = place(env.base_env, [0.5, 0.5], [[0.9, 0.9], [0.1, 0.1]])
+    out = env.step(obs.set("action", torch.tensor([[1.0, 0.5], [2.0, -1.0]])))
+    moves = (out["next", "agent_pos"] - 0.5) / 0.02
+    assert torch.allclose(moves, torch.tensor([[1.0, 0.5], [1.0, -0.5]]), atol=1e-5)
+    with pytest.raises(ValueError, match="bound must be >= 1"):
+        MaxNormAction(bound=0.9)
+
+
 def test_tokenize_layout(scene):
     obs = with_gaze(scene.clone(), [0.3, 0.6], True, age=1)
     out = Compose(SortPellets(), Tokenize())(obs)

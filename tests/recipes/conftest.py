@@ -19,13 +19,23 @@ TINY = [
 ]
 
 
+def _compose(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return compose("train", overrides=list(overrides), return_hydra_config=False)
+
+
+@pytest.fixture
+def compose_defaults():
+    """``compose_defaults(*overrides)`` -> the train config a user's command line gets: the recipe's defaults."""
+    return _compose
+
+
 @pytest.fixture
 def compose_train():
     """``compose_train(tmp_path, *overrides)`` -> the resolved train config writing into ``tmp_path``."""
 
     def build(run_dir: Path, *overrides: str) -> DictConfig:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-            cfg = compose("train", overrides=[*TINY, *overrides], return_hydra_config=False)
+        cfg = _compose(*TINY, *overrides)
         with open_dict(cfg):
             cfg.logger.log_dir = str(run_dir)
         return cfg

@@ -164,3 +164,12 @@ def test_console_scripts_find_their_config_from_any_directory(script, tmp_path):
     done = subprocess.run([script, "--cfg", "job"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "seed:" in done.stdout
+
+
+@pytest.mark.parametrize("algo, num_envs, bound", [("ppo", 1024, 1.0), ("sac", 64, 2.0)])
+def test_the_algorithm_sets_the_env_defaults_and_the_run_overrides(compose_defaults, algo, num_envs, bound):
+    default = compose_defaults(f"algo={algo}")
+    overridden = compose_defaults(f"algo={algo}", "num_envs=8", "action_bound=1.5", "logger.log_dir=unused")
+    assert (default.num_envs, default.action_bound) == (num_envs, bound)
+    env = make_env(env_stack(overridden))
+    assert env.batch_size == (8,) and env.action_spec.space.high.eq(1.5).all()
