@@ -20,7 +20,7 @@ import os
 import statistics
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -104,7 +104,13 @@ def main() -> None:
     columns = ("variant", "returns per seed", "mean", "sd", "env steps/s", "grad steps/s", "train min")
     pairs = [(variant, seed) for variant in args.variants for seed in range(args.seeds)]
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = list(pool.map(run, *zip(*pairs), [args] * len(pairs)))
+        futures = {pool.submit(run, variant, seed, args): (variant, seed) for variant, seed in pairs}
+        for future in as_completed(futures):
+            variant, seed = futures[future]
+            result = future.result()
+            print(f"run: {variant} seed {seed}: return {result['return']:.2f}, "
+                  f"{result['seconds'] / 60:.1f} min", flush=True)
+        results = [future.result() for future in futures]
     rows = []
     for variant in args.variants:
         runs = [result for (name, _), result in zip(pairs, results) if name == variant]
