@@ -38,6 +38,22 @@ def make_optimizer(cfg: OptimConfig, parameters: Iterable[torch.nn.Parameter], c
     return torch.optim.Adam(trainable, lr=lr, eps=cfg.eps, capturable=capturable)
 
 
+def anneal_learning_rate(optimizer: torch.optim.Optimizer, cfg: OptimConfig, progress: float) -> None:
+    """Sets the learning rate to ``(1 - progress) x cfg.lr`` if ``cfg.anneal_lr`` (a no-op otherwise).
+
+    ``progress`` is the run's fraction done, clamped to [0, 1]. A capturable optimizer keeps its learning rate
+    as a device tensor, which is filled in place (a CUDA graph reads it from there).
+    """
+    if not cfg.anneal_lr:
+        return
+    lr = (1.0 - min(max(progress, 0.0), 1.0)) * cfg.lr
+    for group in optimizer.param_groups:
+        if torch.is_tensor(group["lr"]):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+
+
 def clip_and_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters: Iterable[torch.nn.Parameter],
                   max_grad_norm: float | None) -> torch.Tensor:
     """Backward, optional global-norm clipping, optimizer step; returns the gradient norm before clipping."""

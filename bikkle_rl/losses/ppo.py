@@ -10,7 +10,7 @@ from torchrl.modules import ProbabilisticActor, ValueOperator
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
-from bikkle_rl.losses.optim import OptimConfig, accelerate, clip_and_step, make_optimizer
+from bikkle_rl.losses.optim import OptimConfig, accelerate, anneal_learning_rate, clip_and_step, make_optimizer
 
 
 @dataclass
@@ -105,16 +105,6 @@ class PPO:
         return losses.select("loss_objective", "loss_critic", "entropy", "kl_approx", "clip_fraction",
                              strict=False).set("grad_norm", grad_norm).detach()
 
-    def _anneal_learning_rate(self, progress: float) -> None:
-        if not self.cfg.optim.anneal_lr:
-            return
-        lr = (1.0 - min(max(progress, 0.0), 1.0)) * self.cfg.optim.lr
-        for group in self.optimizer.param_groups:
-            if torch.is_tensor(group["lr"]):
-                group["lr"].fill_(lr)  # a capturable optimizer keeps lr on device
-            else:
-                group["lr"] = lr
-
     def update(self, batch: TensorDictBase, progress: float = 0.0) -> dict[str, float]:
         """Trains on one batch ``[num_envs, frames_per_env]``; returns mean metrics over all minibatch steps.
 
@@ -122,7 +112,7 @@ class PPO:
         anneals to zero. The training loop passes the larger of its frame and wall-time fractions, so a run with
         a time limit anneals to zero at that limit, not at a frame budget it never reaches.
         """
-        self._anneal_learning_rate(progress)
+        anneal_learning_rate(self.optimizer, self.cfg.optim, progress)
         with torch.no_grad():
             batch = self.advantage(batch)
         flat = batch.select(*self.minibatch_keys, strict=False).reshape(-1)

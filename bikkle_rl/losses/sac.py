@@ -29,7 +29,7 @@ from torchrl.envs import EnvBase, MultiStepTransform
 from torchrl.objectives import SACLoss, SoftUpdate, ValueEstimators
 
 from bikkle_rl.buffers import EVENT_KEY, ReplayConfig, event_mask, make_replay_buffer
-from bikkle_rl.losses.optim import OptimConfig, accelerate, make_optimizer
+from bikkle_rl.losses.optim import OptimConfig, accelerate, anneal_learning_rate, make_optimizer
 from bikkle_rl.modules import ModelConfig, make_actor, make_q
 
 LOSS_FUNCTIONS = ("l2", "smooth_l1", "l1")
@@ -38,15 +38,11 @@ N_STEP_ONLY = ("gamma", "nonterminal", ("next", "original_reward"))
 """Entries ``MultiStepTransform`` adds that the loss never reads (dropped before storage)."""
 
 
-def _optim(value: OptimConfig | dict | None, name: str) -> OptimConfig:
-    """An :class:`OptimConfig` without learning-rate annealing (SAC has no schedule to anneal along)."""
+def _optim(value: OptimConfig | dict | None) -> OptimConfig:
+    """SAC's optimizer settings: :class:`OptimConfig` with SAC's defaults (lr 1e-3, no annealing or clipping)."""
     if isinstance(value, OptimConfig):
-        cfg = value
-    else:
-        cfg = OptimConfig(**{"lr": 1e-3, "eps": 1e-8, "anneal_lr": False, "max_grad_norm": None, **(value or {})})
-    if cfg.anneal_lr:
-        raise ValueError(f"algo.{name}.anneal_lr must be false for SAC (it has no annealing schedule)")
-    return cfg
+        return value
+    return OptimConfig(**{"lr": 1e-3, "eps": 1e-8, "anneal_lr": False, "max_grad_norm": None, **(value or {})})
 
 
 @dataclass
@@ -86,8 +82,8 @@ class SACConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.replay, ReplayConfig):
             self.replay = ReplayConfig(**(self.replay or {}))
-        self.actor_optim = _optim(self.actor_optim, "actor_optim")
-        self.critic_optim = _optim(self.critic_optim, "critic_optim")
+        self.actor_optim = _optim(self.actor_optim)
+        self.critic_optim = _optim(self.critic_optim)
         for name in ("num_envs", "frames_per_env", "n_steps", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"algo.{name} must be >= 1, got {getattr(self, name)!r}")
@@ -213,8 +209,8 @@ class SAC:
     def update(self, batch: TensorDictBase, progress: float = 0.0) -> dict[str, float]:
         """Stores one batch and runs ``updates_per_frame`` gradient steps per frame of it (after the warm-up).
 
-        ``progress`` (the run's fraction done) is accepted for the training loop's sake and unused: SAC has
-        no schedule.
+        ``progress`` is the run's fraction done: an optimizer with ``anneal_lr`` runs at ``(1 - progress)`` of
+        its learning rate (the temperature's never anneals).
 
         Returns the mean metrics over this batch's gradient steps (losses, ``alpha``, ``entropy``,
         ``q_value`` = mean min-twin Q at the policy's actions, gradient norms, ``event_fraction`` of the
@@ -225,6 +221,8 @@ class SAC:
         metrics = {"buffer_size": float(len(self.buffer)), "event_rate": events.float().mean().item()}
         if self.frames_seen < self.cfg.init_random_frames or len(self.buffer) < self.cfg.batch_size:
             return metrics
+        anneal_learning_rate(self.actor_optimizer, self.cfg.actor_optim, progress)
+        anneal_learning_rate(self.critic_optimizer, self.cfg.critic_optim, progress)
         self.update_credit += batch.numel() * self.cfg.updates_per_frame
         steps = int(self.update_credit)
         self.update_credit -= steps

@@ -100,6 +100,17 @@ def test_updates_follow_the_warm_up_and_the_update_to_data_ratio():
     assert all(not torch.equal(target[k], online[k]) for k in online.keys(True, True) if "weight" in k)
 
 
+def test_learning_rates_anneal_along_the_run_where_configured():
+    env = small_env(4)
+    sac = small_sac(env, actor_optim={"lr": 1e-3, "anneal_lr": True}, critic_optim={"lr": 2e-3}, alpha_lr=5e-4)
+    sac.update(rollout(env, sac.actor), progress=0.75)
+    assert sac.actor_optimizer.param_groups[0]["lr"] == pytest.approx(0.25e-3)
+    assert sac.critic_optimizer.param_groups[0]["lr"] == 2e-3
+    assert sac.alpha_optimizer.param_groups[0]["lr"] == 5e-4
+    sac.update(rollout(env, sac.actor), progress=1.0)
+    assert sac.actor_optimizer.param_groups[0]["lr"] == 0.0
+
+
 def test_stored_transitions_keep_only_what_the_loss_reads():
     env = small_env(4)
     sac = small_sac(env)
@@ -148,7 +159,6 @@ def test_checkpoint_round_trip_restores_networks_counters_and_buffer(tmp_path):
     ({"batch_size": 512, "replay": {"size": 100}}, "replay.size"),
     ({"replay": {"kind": "per"}}, "replay.kind"),
     ({"save_buffer": True, "buffer_dir": None}, "buffer_dir"),
-    ({"actor_optim": {"anneal_lr": True}}, "anneal_lr"),
     ({"critic_optim": {"lr": -1.0}}, "lr"),
 ])
 def test_config_validation_names_the_bad_value(fields, match):
