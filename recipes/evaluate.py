@@ -6,8 +6,9 @@
 
 The story of an evaluation: load the agent (and an oracle agent if given) from its checkpoint, run every
 policy on every scenario as one batched env from the same seeded layouts, summarise each cell (mean, std,
-95 % bootstrap CI), state the value of gaze when the scenarios allow, and write eval.json, eval.md, eval.png
-and a video per scenario (see ``conf/evaluate.yaml``).
+95 % bootstrap CI), state the value of gaze when the scenarios allow, measure how each policy moves (progress
+toward pinks near and far from blues), and write eval.json, eval.md, eval.png and a video per scenario (see
+``conf/evaluate.yaml``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bikkle_rl.agent_io import load_agent
+from bikkle_rl.envs.stack import make_env
+from bikkle_rl.evaluation.behaviour import measure_movement
 from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
 from bikkle_rl.evaluation.protocols import evaluation_stack
 from bikkle_rl.evaluation.report import (
@@ -36,6 +39,24 @@ from bikkle_rl.experiment import env_stack, resolve_device
 def merge_returns(first: Returns, second: Returns) -> Returns:
     """The cells of both evaluations (same scenarios, different policies)."""
     return {scenario: {**first[scenario], **second.get(scenario, {})} for scenario in first}
+
+
+def movement_table(policies: dict[str, PolicyFactory], stack: dict, cfg: DictConfig, device: torch.device
+                   ) -> tuple[dict[str, dict[str, float]], str]:
+    """Each policy's movement figures (:mod:`bikkle_rl.evaluation.behaviour`) on the first scenario, and their
+    markdown table."""
+    scenario = cfg.scenarios[0]
+    env_config = {**evaluation_stack(stack, cfg.protocol, scenario, cfg.episodes), "device": str(device)}
+    figures = {}
+    for name, factory in policies.items():
+        env = make_env(env_config, seed=cfg.seed)
+        figures[name] = measure_movement(factory(env), env, deterministic=cfg.deterministic)
+    columns = list(next(iter(figures.values())))
+    lines = [f"\nMovement under {scenario} gaze (progress: Chebyshev distance to the nearest pink covered per step, "
+             "in max-speed units):\n", "| policy | " + " | ".join(columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    lines += [f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |" for name, row in figures.items()]
+    return figures, "\n".join(lines) + "\n"
 
 
 def run_evaluation(cfg: DictConfig) -> dict:
@@ -65,17 +86,20 @@ def run_evaluation(cfg: DictConfig) -> dict:
     extra = {"checkpoint": str(cfg.checkpoint), "oracle_checkpoint": cfg.oracle_checkpoint,
              "protocol": cfg.protocol, "seed": cfg.seed, "deterministic": cfg.deterministic,
              "gaze_value": gaze_value}
+    movement, movement_md = movement_table(policies, stack, cfg, device) if cfg.movement else (None, "")
+    extra["movement"] = movement
     paths = write_report(results, out_dir, title, extra)
-    if gaze_value is not None:
-        with paths["table"].open("a") as table:
+    with paths["table"].open("a") as table:
+        if gaze_value is not None:
             table.write(f"\n```\n{format_gaze_value(gaze_value)}\n```\n")
+        table.write(movement_md)
     if cfg.video:
         for scenario in scenarios:
             video_stack = {**evaluation_stack(stack, cfg.protocol, scenario, num_envs=4), "device": str(device)}
             paths[f"video_{scenario}"] = record_video(policies["agent"], video_stack,
                                                       out_dir / f"agent_{scenario}.mp4", seed=cfg.seed)
     print(paths["table"].read_text())
-    return {"returns": returns, "results": results, "gaze_value": gaze_value, "paths": paths}
+    return {"returns": returns, "results": results, "gaze_value": gaze_value, "movement": movement, "paths": paths}
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="evaluate")
