@@ -83,11 +83,10 @@ def run_evaluation(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.out_dir)
     model = run_config.get("model", {}).get("encoder", "?")
     title = f"{Path(cfg.checkpoint).name} ({model}), protocol {cfg.protocol}"
+    movement, movement_md = movement_table(policies, stack, cfg, device) if cfg.movement else (None, "")
     extra = {"checkpoint": str(cfg.checkpoint), "oracle_checkpoint": cfg.oracle_checkpoint,
              "protocol": cfg.protocol, "seed": cfg.seed, "deterministic": cfg.deterministic,
-             "gaze_value": gaze_value}
-    movement, movement_md = movement_table(policies, stack, cfg, device) if cfg.movement else (None, "")
-    extra["movement"] = movement
+             "gaze_value": gaze_value, "movement": movement}
     paths = write_report(results, out_dir, title, extra)
     with paths["table"].open("a") as table:
         if gaze_value is not None:
