@@ -6,8 +6,8 @@
 
 The story of an evaluation: load the agent (and an oracle agent if given) from its checkpoint, run every
 policy on every scenario as one batched env from the same seeded layouts, summarise each cell (mean, std,
-95 % bootstrap CI), state the value of gaze when the scenarios allow, measure how each policy moves (progress
-toward pinks near and far from blues), and write eval.json, eval.md, eval.png and a video per scenario (see
+95 % bootstrap CI) and how each policy moves (progress toward pinks near and far from blues, summed while the
+same episodes run), state the value of gaze when the scenarios allow, and write eval.json, eval.md, eval.png and a video per scenario (see
 ``conf/evaluate.yaml``).
 """
 
@@ -21,41 +21,37 @@ from omegaconf import DictConfig, OmegaConf
 
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.envs.stack import make_env
-from bikkle_rl.evaluation.behaviour import measure_movement
 from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
 from bikkle_rl.evaluation.protocols import evaluation_stack
 from bikkle_rl.evaluation.report import (
+    Cells,
     PolicyFactory,
-    Returns,
-    evaluate_returns,
+    evaluate_cells,
     record_video,
     reference_factory,
+    returns_of,
     summarize_returns,
     write_report,
 )
+from bikkle_rl.evaluation.rollout import episode_movement
 from bikkle_rl.experiment import env_stack, resolve_device
 
 
-def merge_returns(first: Returns, second: Returns) -> Returns:
+def merge_cells(first: Cells, second: Cells) -> Cells:
     """The cells of both evaluations (same scenarios, different policies)."""
     return {scenario: {**first[scenario], **second.get(scenario, {})} for scenario in first}
 
 
-def movement_table(policies: dict[str, PolicyFactory], stack: dict, cfg: DictConfig, device: torch.device
-                   ) -> tuple[dict[str, dict[str, float]], str]:
-    """Each policy's movement figures (:mod:`bikkle_rl.evaluation.behaviour`) on the first scenario, and their
-    markdown table."""
-    scenario = cfg.scenarios[0]
-    env_config = {**evaluation_stack(stack, cfg.protocol, scenario, cfg.episodes), "device": str(device)}
-    figures = {}
-    for name, factory in policies.items():
-        env = make_env(env_config, seed=cfg.seed)
-        figures[name] = measure_movement(factory(env), env, deterministic=cfg.deterministic)
-    columns = list(next(iter(figures.values())))
-    lines = [f"\nMovement under {scenario} gaze (progress: Chebyshev distance to the nearest pink covered per step, "
-             "in max-speed units):\n", "| policy | " + " | ".join(columns) + " |",
-             "|---|" + "---|" * len(columns)]
-    lines += [f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |" for name, row in figures.items()]
+def movement_table(cells: Cells) -> tuple[dict[str, dict[str, dict[str, float]]], str]:
+    """Each cell's movement figures (:mod:`bikkle_rl.evaluation.behaviour`), ``{scenario: {policy: figures}}``,
+    and their markdown table."""
+    figures = {scenario: {name: episode_movement(results) for name, results in row.items()}
+               for scenario, row in cells.items()}
+    columns = list(next(iter(next(iter(figures.values())).values())))
+    lines = ["\nMovement (progress: Chebyshev distance to the nearest pink covered per step, in max-speed units):\n",
+             "| scenario | policy | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    lines += [f"| {scenario} | {name} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |"
+              for scenario, by_policy in figures.items() for name, row in by_policy.items()]
     return figures, "\n".join(lines) + "\n"
 
 
@@ -69,13 +65,14 @@ def run_evaluation(cfg: DictConfig) -> dict:
     stack = env_stack(run_config)
     policies: dict[str, PolicyFactory] = {"agent": lambda env: actor}
     policies |= {name: reference_factory(name) for name in cfg.references}
-    returns = evaluate_returns(policies, stack, cfg.protocol, scenarios, cfg.episodes, cfg.seed, str(device),
-                               cfg.deterministic)
+    cells = evaluate_cells(policies, stack, cfg.protocol, scenarios, cfg.episodes, cfg.seed, str(device),
+                           cfg.deterministic, cfg.movement)
     if cfg.oracle_checkpoint:
         oracle_actor, oracle_config = load_agent(cfg.oracle_checkpoint, device)
-        returns = merge_returns(returns, evaluate_returns({"oracle": lambda env: oracle_actor},
-                                                          env_stack(oracle_config), cfg.protocol, scenarios,
-                                                          cfg.episodes, cfg.seed, str(device), cfg.deterministic))
+        cells = merge_cells(cells, evaluate_cells({"oracle": lambda env: oracle_actor}, env_stack(oracle_config),
+                                                  cfg.protocol, scenarios, cfg.episodes, cfg.seed, str(device),
+                                                  cfg.deterministic, cfg.movement))
+    returns = returns_of(cells)
     results = summarize_returns(returns, cfg.seed)
     gaze_value = gaze_value_from_returns(returns, oracle="oracle" if cfg.oracle_checkpoint else None,
                                          generator=torch.Generator().manual_seed(cfg.seed))
@@ -83,7 +80,7 @@ def run_evaluation(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.out_dir)
     model = run_config.get("model", {}).get("encoder", "?")
     title = f"{Path(cfg.checkpoint).name} ({model}), protocol {cfg.protocol}"
-    movement, movement_md = movement_table(policies, stack, cfg, device) if cfg.movement else (None, "")
+    movement, movement_md = movement_table(cells) if cfg.movement else (None, "")
     extra = {"checkpoint": str(cfg.checkpoint), "oracle_checkpoint": cfg.oracle_checkpoint,
              "protocol": cfg.protocol, "seed": cfg.seed, "deterministic": cfg.deterministic,
              "gaze_value": gaze_value, "movement": movement}

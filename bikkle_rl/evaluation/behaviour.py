@@ -5,19 +5,29 @@ pellet is its Chebyshev distance ``max(|dx|, |dy|) / max_speed`` and many headin
 measure of movement is therefore *progress*: how much one step shortens the Chebyshev distance to the nearest
 pink, in units of ``max_speed``. Greedy makes 1.0 per step except where it sidesteps a blue; an agent that
 makes less either aims badly (far from blues) or is cautious (near them), and the split tells which.
+
+The figures are ratios of per-step sums (:func:`movement_terms`), so the batched evaluator accumulates them
+while it steps, and :func:`movement_stats` computes them from a recorded rollout.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 import torch
-from tensordict.nn import TensorDictModuleBase
-from torchrl.envs import EnvBase
-from torchrl.envs.utils import ExplorationType, set_exploration_type
+from tensordict import TensorDictBase
 
 from bikkle_rl.envs.dynamics import BLUE, PINK
 
+NEAR_BLUE = 0.2
+"""A step counts as near a blue when the nearest blue is closer than this (arena units)."""
+
 REQUIRED_KEYS = ("agent_pos", "pellet_rel", "pellet_kind", "pellet_mask", ("next", "agent_pos"),
                  ("next", "events", "pink"), ("next", "events", "blue"))
+
+TERMS = ("steps", "counted", "progress", "near", "progress_near", "slow", "pink", "blue")
+"""The per-step quantities whose sums give the figures (see :func:`movement_terms`)."""
 
 
 def chebyshev(vector: torch.Tensor) -> torch.Tensor:
@@ -25,47 +35,66 @@ def chebyshev(vector: torch.Tensor) -> torch.Tensor:
     return vector.abs().amax(-1)
 
 
-def movement_stats(trajectory, max_speed: float, near_blue: float = 0.2) -> dict[str, float]:
-    """Movement figures of a rollout ``[..., T]`` (see the module docstring).
+def movement_terms(transition: TensorDictBase, max_speed: float, near_blue: float = NEAR_BLUE
+                   ) -> dict[str, torch.Tensor]:
+    """The per-step terms (float tensors of the transition's batch shape) named in :data:`TERMS`.
 
-    Returns ``progress`` (mean Chebyshev progress toward the nearest pink per step, in ``max_speed`` units,
-    over steps without a touch, which respawns pellets), the same split into ``progress_near_blue`` and
-    ``progress_far_from_blue`` (the nearest blue closer than ``near_blue`` or not; NaN where no step falls in
-    a part), ``near_blue_fraction`` of those steps, ``slow_fraction`` (steps covering less than 0.9 of
-    ``max_speed`` along their larger axis) and touches per step ``pink_rate``, ``blue_rate``.
+    ``counted`` marks steps without a touch (which respawns pellets) while a pink is on the field; ``progress``
+    is the Chebyshev progress toward the nearest pink on counted steps (0 elsewhere); ``near`` and
+    ``progress_near`` the same restricted to steps with a blue closer than ``near_blue``; ``slow`` marks steps
+    covering less than 0.9 of ``max_speed`` along their larger axis; ``pink`` and ``blue`` are touches.
     """
-    missing = [key for key in REQUIRED_KEYS if key not in trajectory.keys(include_nested=True)]
+    missing = [key for key in REQUIRED_KEYS if key not in transition.keys(include_nested=True)]
     if missing:
-        raise KeyError(f"movement_stats: the rollout lacks {missing} (run it on a BikkleEnv-based stack)")
-    position, next_position = trajectory["agent_pos"], trajectory["next", "agent_pos"]
-    rel, kind, mask = trajectory["pellet_rel"], trajectory["pellet_kind"], trajectory["pellet_mask"]
+        raise KeyError(f"movement figures: the rollout lacks {missing} (run it on a BikkleEnv-based stack)")
+    position, next_position = transition["agent_pos"], transition["next", "agent_pos"]
+    rel, kind, mask = transition["pellet_rel"], transition["pellet_kind"], transition["pellet_mask"]
     pink_steps = torch.where(mask & (kind == PINK), chebyshev(rel), torch.inf)
     nearest = pink_steps.argmin(-1, keepdim=True)
     target = position + rel.gather(-2, nearest.unsqueeze(-1).expand(*nearest.shape, 2)).squeeze(-2)
     progress = (chebyshev(target - position) - chebyshev(target - next_position)) / max_speed
     blue_distance = torch.where(mask & (kind == BLUE), rel.norm(dim=-1), torch.inf).amin(-1)
-    pinks = trajectory["next", "events", "pink"].squeeze(-1).float()
-    blues = trajectory["next", "events", "blue"].squeeze(-1).float()
+    pinks = transition["next", "events", "pink"].squeeze(-1).float()
+    blues = transition["next", "events", "blue"].squeeze(-1).float()
     counted = (pinks + blues == 0) & torch.isfinite(pink_steps).any(-1)
-    near = blue_distance < near_blue
-    speed = chebyshev(next_position - position) / max_speed
+    near = counted & (blue_distance < near_blue)
     return {
-        "progress": progress[counted].mean().item(),
-        "progress_near_blue": progress[counted & near].mean().item(),
-        "progress_far_from_blue": progress[counted & ~near].mean().item(),
-        "near_blue_fraction": near[counted].float().mean().item(),
-        "slow_fraction": (speed < 0.9).float().mean().item(),
-        "pink_rate": pinks.mean().item(),
-        "blue_rate": blues.mean().item(),
+        "steps": torch.ones_like(pinks),
+        "counted": counted.float(),
+        "progress": torch.where(counted, progress, 0.0),
+        "near": near.float(),
+        "progress_near": torch.where(near, progress, 0.0),
+        "slow": (chebyshev(next_position - position) < 0.9 * max_speed).float(),
+        "pink": pinks,
+        "blue": blues,
     }
 
 
-@torch.no_grad()
-def measure_movement(policy: TensorDictModuleBase, env: EnvBase, near_blue: float = 0.2,
-                     deterministic: bool = True) -> dict[str, float]:
-    """:func:`movement_stats` of ``policy`` over one episode in each of the env's arenas (seed the env first)."""
-    steps = env.base_env.config.max_steps
-    exploration = ExplorationType.DETERMINISTIC if deterministic else ExplorationType.RANDOM
-    with set_exploration_type(exploration):
-        trajectory = env.rollout(steps, policy, break_when_any_done=False)
-    return movement_stats(trajectory, env.base_env.config.max_speed, near_blue)
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``, NaN where nothing was counted."""
+    return numerator / denominator if denominator else math.nan
+
+
+def movement_figures(sums: Mapping[str, float]) -> dict[str, float]:
+    """The figures from summed :func:`movement_terms`.
+
+    ``progress`` (mean progress per counted step), the same split into ``progress_near_blue`` and
+    ``progress_far_from_blue`` (NaN where no step falls in a part), ``near_blue_fraction`` of counted steps,
+    ``slow_fraction`` of all steps and touches per step ``pink_rate``, ``blue_rate``.
+    """
+    far = sums["counted"] - sums["near"]
+    return {
+        "progress": ratio(sums["progress"], sums["counted"]),
+        "progress_near_blue": ratio(sums["progress_near"], sums["near"]),
+        "progress_far_from_blue": ratio(sums["progress"] - sums["progress_near"], far),
+        "near_blue_fraction": ratio(sums["near"], sums["counted"]),
+        "slow_fraction": ratio(sums["slow"], sums["steps"]),
+        "pink_rate": ratio(sums["pink"], sums["steps"]),
+        "blue_rate": ratio(sums["blue"], sums["steps"]),
+    }
+
+
+def movement_stats(trajectory: TensorDictBase, max_speed: float, near_blue: float = NEAR_BLUE) -> dict[str, float]:
+    """:func:`movement_figures` of a recorded rollout ``[..., T]``."""
+    terms = movement_terms(trajectory, max_speed, near_blue)
+    return movement_figures({name: value.sum().item() for name, value in terms.items()})

@@ -35,18 +35,35 @@ def reference_factory(name: str) -> PolicyFactory:
 Returns = dict[str, dict[str, torch.Tensor]]
 """Per-episode returns [E] of an evaluation: ``{scenario: {policy: returns}}``."""
 
+Cells = dict[str, dict[str, dict[str, torch.Tensor]]]
+"""Everything :func:`~bikkle_rl.evaluation.evaluate_policy` returns, per cell: ``{scenario: {policy: results}}``."""
+
+
+def evaluate_cells(policies: Mapping[str, PolicyFactory], train_stack: dict, protocol: str, scenarios: list[str],
+                   episodes: int, seed: int, device: str = "cpu", deterministic: bool = True,
+                   movement: bool = False) -> Cells:
+    """Every policy on every scenario, ``episodes`` batched episodes each, from the same seeded layouts."""
+    cells: Cells = {}
+    for scenario in scenarios:
+        stack = {**evaluation_stack(train_stack, protocol, scenario, episodes), "device": device}
+        cells[scenario] = {}
+        for name, factory in policies.items():
+            env = make_env(stack, seed=seed)
+            cells[scenario][name] = evaluate_policy(factory(env), env, deterministic=deterministic,
+                                                    movement=movement)
+    return cells
+
+
+def returns_of(cells: Cells) -> Returns:
+    """The per-episode returns of every cell."""
+    return {scenario: {name: results["return"] for name, results in row.items()} for scenario, row in cells.items()}
+
 
 def evaluate_returns(policies: Mapping[str, PolicyFactory], train_stack: dict, protocol: str, scenarios: list[str],
                      episodes: int, seed: int, device: str = "cpu", deterministic: bool = True) -> Returns:
-    """Every policy on every scenario, ``episodes`` batched episodes each, from the same seeded layouts."""
-    returns: Returns = {}
-    for scenario in scenarios:
-        stack = {**evaluation_stack(train_stack, protocol, scenario, episodes), "device": device}
-        returns[scenario] = {}
-        for name, factory in policies.items():
-            env = make_env(stack, seed=seed)
-            returns[scenario][name] = evaluate_policy(factory(env), env, deterministic=deterministic)["return"]
-    return returns
+    """:func:`evaluate_cells`, returns only."""
+    return returns_of(evaluate_cells(policies, train_stack, protocol, scenarios, episodes, seed, device,
+                                     deterministic))
 
 
 def summarize_returns(returns: Returns, seed: int) -> dict[str, dict[str, dict]]:

@@ -10,11 +10,16 @@ from tensordict.nn import TensorDictModuleBase
 from torchrl.envs import EnvBase
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
+from bikkle_rl.evaluation.behaviour import TERMS, movement_figures, movement_terms
+
 EVENT_NAMES = ("pink", "blue", "high_value")
 """Per-step touch counts under ``("next", "events", name)``, summed per episode when the env reports them."""
 
 RAW_REWARD_KEY = "raw_reward"
 """Summed instead of ``reward`` when present, so that reward scaling or shaping never leaks into results."""
+
+MOVEMENT_PREFIX = "movement/"
+"""Per-episode sums of the movement terms (:mod:`bikkle_rl.evaluation.behaviour`) are returned under this prefix."""
 
 
 def accumulate(totals: dict[str, torch.Tensor], step: TensorDictBase, active: torch.Tensor) -> None:
@@ -30,10 +35,11 @@ def accumulate(totals: dict[str, torch.Tensor], step: TensorDictBase, active: to
             totals[name] += step["events", name].reshape(-1) * active
 
 
-def run_batch(policy: TensorDictModuleBase, env: EnvBase) -> dict[str, torch.Tensor]:
+def run_batch(policy: TensorDictModuleBase, env: EnvBase, movement: bool = False) -> dict[str, torch.Tensor]:
     """One episode in each of the env's arenas; returns per-arena totals ([N] tensors on the env's device).
 
-    Arenas whose episode is done keep stepping (the env is batch-locked) but stop counting.
+    Arenas whose episode is done keep stepping (the env is batch-locked) but stop counting. Under ``movement``
+    the totals include the movement terms (the env must be a BikkleEnv-based stack).
     """
     tensordict = env.reset()
     num_arenas = tensordict.batch_size.numel()
@@ -46,6 +52,11 @@ def run_batch(policy: TensorDictModuleBase, env: EnvBase) -> dict[str, torch.Ten
         tensordict = env.step(policy(tensordict))
         step = tensordict["next"]
         accumulate(totals, step, active)
+        if movement:
+            terms = movement_terms(tensordict, env.base_env.config.max_speed)
+            for name in TERMS:
+                key = MOVEMENT_PREFIX + name
+                totals[key] = totals.get(key, 0.0) + terms[name].reshape(-1) * active
         active = active & ~step["done"].reshape(-1)
         if not active.any():
             return totals
@@ -54,7 +65,7 @@ def run_batch(policy: TensorDictModuleBase, env: EnvBase) -> dict[str, torch.Ten
 
 @torch.no_grad()
 def evaluate_policy(policy: TensorDictModuleBase, env: EnvBase, num_episodes: int | None = None,
-                    deterministic: bool = True) -> dict[str, torch.Tensor]:
+                    deterministic: bool = True, movement: bool = False) -> dict[str, torch.Tensor]:
     """Runs ``num_episodes`` episodes of ``policy`` on ``env`` and returns per-episode results on CPU.
 
     The env's batch holds the episodes that run together: ``num_episodes`` defaults to its batch size, and a
@@ -63,7 +74,9 @@ def evaluate_policy(policy: TensorDictModuleBase, env: EnvBase, num_episodes: in
     (``ExplorationType.DETERMINISTIC``), else it samples.
 
     Returns a dict of [E] tensors: ``return`` (undiscounted sum of the raw reward), ``length`` (steps), and
-    the touch counts ``pink``, ``blue``, ``high_value`` when the env reports ``("events", ...)``.
+    the touch counts ``pink``, ``blue``, ``high_value`` when the env reports ``("events", ...)``; under
+    ``movement`` also each episode's sums of the movement terms, ``movement/<term>`` (see
+    :func:`episode_movement`).
     """
     batch = env.batch_size.numel()
     num_episodes = batch if num_episodes is None else int(num_episodes)
@@ -73,5 +86,10 @@ def evaluate_policy(policy: TensorDictModuleBase, env: EnvBase, num_episodes: in
     batches = []
     with set_exploration_type(exploration):
         for _ in range(math.ceil(num_episodes / batch)):
-            batches.append(run_batch(policy, env))
+            batches.append(run_batch(policy, env, movement))
     return {key: torch.cat([b[key] for b in batches])[:num_episodes].cpu() for key in batches[0]}
+
+
+def episode_movement(results: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The movement figures over all episodes of an :func:`evaluate_policy` result taken with ``movement``."""
+    return movement_figures({name: results[MOVEMENT_PREFIX + name].sum().item() for name in TERMS})

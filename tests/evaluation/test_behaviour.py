@@ -7,9 +7,10 @@ import torch
 from tensordict import TensorDict
 
 from bikkle_rl.envs.stack import make_env
-from bikkle_rl.evaluation.behaviour import measure_movement, movement_stats
+from bikkle_rl.evaluation.behaviour import movement_stats
 from bikkle_rl.evaluation.protocols import evaluation_stack
 from bikkle_rl.evaluation.report import reference_factory
+from bikkle_rl.evaluation.rollout import episode_movement, evaluate_policy
 
 SPEED = 0.02
 
@@ -58,9 +59,21 @@ def test_greedy_makes_full_progress_and_random_none_on_the_seed_protocol():
     figures = {}
     for name in ("greedy", "random"):
         env = make_env(stack, seed=3)
-        figures[name] = measure_movement(reference_factory(name)(env), env)
+        figures[name] = episode_movement(evaluate_policy(reference_factory(name)(env), env, movement=True))
     assert figures["greedy"]["progress_far_from_blue"] > 0.99
     assert figures["greedy"]["slow_fraction"] == 0.0
     assert abs(figures["random"]["progress"]) < 0.1
     assert figures["greedy"]["pink_rate"] > 10 * figures["random"]["pink_rate"]
     assert not math.isnan(figures["greedy"]["progress_near_blue"])
+
+
+def test_the_evaluator_sums_the_same_figures_as_a_recorded_rollout():
+    stack = evaluation_stack({"env": {"num_pink": 1, "num_blue": 1}, "stack": "mlp"}, "seed", "none", 16)
+    env = make_env(stack, seed=5)
+    summed = episode_movement(evaluate_policy(reference_factory("greedy")(env), env, movement=True))
+    env = make_env(stack, seed=5)
+    trajectory = env.rollout(env.base_env.config.max_steps, reference_factory("greedy")(env),
+                             break_when_any_done=False)
+    recorded = movement_stats(trajectory, env.base_env.config.max_speed)
+    assert summed == pytest.approx(recorded, rel=1e-5)
+    assert summed["pink_rate"] > 0.03 and summed["near_blue_fraction"] > 0
