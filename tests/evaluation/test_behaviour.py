@@ -32,19 +32,21 @@ def steps(moves: list[tuple[float, float]], blue_rel: list[tuple[float, float]],
 
 
 def test_progress_is_the_chebyshev_distance_covered_and_splits_by_blue_distance():
-    far, near = (0.5, 0.5), (0.0, 0.1)
+    far, around, near = (0.5, 0.5), (0.0, -0.3), (0.0, 0.1)
     trajectory = steps(
-        moves=[(SPEED, SPEED), (SPEED, 0.0), (0.0, SPEED), (SPEED, -SPEED), (0.0, 0.0)],
-        blue_rel=[far, far, near, near, far],
+        moves=[(SPEED, SPEED), (0.0, -SPEED), (0.0, SPEED), (SPEED, -SPEED), (0.0, 0.0)],
+        blue_rel=[far, around, near, near, far],
         pink_touch=[0, 0, 0, 0, 1],  # the touch step is left out of progress
     )
     stats = movement_stats(trajectory, SPEED, near_blue=0.2)
-    # diagonal and straight both shorten max(|dx|, |dy|) by one step; moving along y alone does not;
-    # down-right still covers the x distance
-    assert stats["progress_far_from_blue"] == pytest.approx(1.0)
+    # diagonal shortens max(|dx|, |dy|) by one step; moving along y alone does not (the detour away from
+    # the blue below, the step up); down-right still covers the x distance
+    assert stats["progress_clear_of_blue"] == pytest.approx(1.0)
+    assert stats["progress_around_blue"] == pytest.approx(0.0)
     assert stats["progress_near_blue"] == pytest.approx(0.5)
-    assert stats["progress"] == pytest.approx(0.75)
+    assert stats["progress"] == pytest.approx(0.5)
     assert stats["near_blue_fraction"] == pytest.approx(0.5)
+    assert stats["around_blue_fraction"] == pytest.approx(0.25)
     assert stats["slow_fraction"] == pytest.approx(0.2)
     assert stats["pink_rate"] == pytest.approx(0.2) and stats["blue_rate"] == 0.0
 
@@ -60,7 +62,7 @@ def test_greedy_makes_full_progress_and_random_none_on_the_seed_protocol():
     for name in ("greedy", "random"):
         env = make_env(stack, seed=3)
         figures[name] = episode_movement(evaluate_policy(reference_factory(name)(env), env, movement=True))
-    assert figures["greedy"]["progress_far_from_blue"] > 0.99
+    assert figures["greedy"]["progress_clear_of_blue"] > 0.99 and figures["greedy"]["progress_around_blue"] > 0.97
     assert figures["greedy"]["slow_fraction"] == 0.0
     assert abs(figures["random"]["progress"]) < 0.1
     assert figures["greedy"]["pink_rate"] > 10 * figures["random"]["pink_rate"]

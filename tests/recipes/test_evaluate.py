@@ -152,7 +152,7 @@ def test_references_and_video_without_value_of_gaze(tiny_runs, tmp_path):
     assert set(data["results"]["uniform"]) == {"agent", "greedy"}
     assert data["results"]["uniform"]["greedy"]["mean"] > 10
     assert set(data["movement"]["uniform"]) == {"agent", "greedy"}
-    assert data["movement"]["uniform"]["greedy"]["progress_far_from_blue"] > 0.95
+    assert data["movement"]["uniform"]["greedy"]["progress_clear_of_blue"] > 0.95
     assert "| uniform | greedy |" in (tmp_path / "eval.md").read_text()
     assert [p.name for p in tmp_path.glob("*.mp4")] == ["agent_uniform.mp4"]
 
