@@ -6,9 +6,9 @@
 
 The story of an evaluation: load the agent (and an oracle agent if given) from its checkpoint, run every
 policy on every scenario as one batched env from the same seeded layouts, summarise each cell (mean, std,
-95 % bootstrap CI) and how each policy moves (progress toward pinks near and far from blues, summed while the
-same episodes run), state the value of gaze when the scenarios allow, and write eval.json, eval.md, eval.png and a video per scenario (see
-``conf/evaluate.yaml``).
+95 % bootstrap CI) and how each policy moves (progress toward pinks near, around and clear of blues, summed
+while the same episodes run), state the value of gaze when the scenarios allow, and write eval.json, eval.md,
+eval.png and a video per scenario (see ``conf/evaluate.yaml``).
 """
 
 from __future__ import annotations

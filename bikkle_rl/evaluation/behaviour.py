@@ -46,8 +46,9 @@ def movement_terms(transition: TensorDictBase, max_speed: float, near_blue: floa
     ``counted`` marks steps without a touch (which respawns pellets) while a pink is on the field; ``progress``
     is the Chebyshev progress toward the nearest pink on counted steps (0 elsewhere); ``near`` and
     ``progress_near`` the same restricted to steps with a blue closer than ``near_blue``, ``around`` and
-    ``progress_around`` to steps whose nearest blue lies between ``near_blue`` and ``around_blue``; ``slow`` marks steps
-    covering less than 0.9 of ``max_speed`` along their larger axis; ``pink`` and ``blue`` are touches.
+    ``progress_around`` to steps whose nearest blue lies between ``near_blue`` and ``around_blue``; ``slow``
+    marks steps covering less than 0.9 of ``max_speed`` along their larger axis; ``pink`` and ``blue`` are
+    touches.
     """
     missing = [key for key in REQUIRED_KEYS if key not in transition.keys(include_nested=True)]
     if missing:
