@@ -42,6 +42,7 @@ def run_batch(policy: TensorDictModuleBase, env: EnvBase, movement: bool = False
     the totals include the movement terms (the env must be a BikkleEnv-based stack).
     """
     tensordict = env.reset()
+    max_speed = env.base_env.config.max_speed if movement else None
     num_arenas = tensordict.batch_size.numel()
     active = torch.ones(num_arenas, dtype=torch.bool, device=env.device)
     totals = {
@@ -53,7 +54,7 @@ def run_batch(policy: TensorDictModuleBase, env: EnvBase, movement: bool = False
         step = tensordict["next"]
         accumulate(totals, step, active)
         if movement:
-            terms = movement_terms(tensordict, env.base_env.config.max_speed)
+            terms = movement_terms(tensordict, max_speed)
             for name in TERMS:
                 key = MOVEMENT_PREFIX + name
                 totals[key] = totals.get(key, 0.0) + terms[name].reshape(-1) * active
