@@ -22,8 +22,11 @@ MOVEMENT_PREFIX = "movement/"
 """Per-episode sums of the movement terms (:mod:`bikkle_rl.evaluation.behaviour`) are returned under this prefix."""
 
 
-def accumulate(totals: dict[str, torch.Tensor], step: TensorDictBase, active: torch.Tensor) -> None:
-    """Adds one step's raw reward, touch counts and length to ``totals`` for the ``active`` [N] arenas."""
+def accumulate(totals: dict[str, torch.Tensor], transition: TensorDictBase, active: torch.Tensor,
+               max_speed: float | None = None) -> None:
+    """Adds one transition's raw reward, touch counts and length to ``totals`` for the ``active`` [N] arenas,
+    and its movement terms when given the arena's ``max_speed``."""
+    step = transition["next"]
     reward = step.get(RAW_REWARD_KEY, None)
     if reward is None:
         reward = step["reward"]
@@ -33,6 +36,10 @@ def accumulate(totals: dict[str, torch.Tensor], step: TensorDictBase, active: to
         if ("events", name) in step.keys(include_nested=True):
             totals.setdefault(name, torch.zeros_like(totals["length"]))
             totals[name] += step["events", name].reshape(-1) * active
+    if max_speed is not None:
+        for name, value in movement_terms(transition, max_speed).items():
+            totals.setdefault(MOVEMENT_PREFIX + name, torch.zeros_like(totals["return"]))
+            totals[MOVEMENT_PREFIX + name] += value.reshape(-1) * active
 
 
 def run_batch(policy: TensorDictModuleBase, env: EnvBase, movement: bool = False) -> dict[str, torch.Tensor]:
@@ -51,14 +58,8 @@ def run_batch(policy: TensorDictModuleBase, env: EnvBase, movement: bool = False
     }
     while True:
         tensordict = env.step(policy(tensordict))
-        step = tensordict["next"]
-        accumulate(totals, step, active)
-        if movement:
-            terms = movement_terms(tensordict, max_speed)
-            for name in TERMS:
-                key = MOVEMENT_PREFIX + name
-                totals[key] = totals.get(key, 0.0) + terms[name].reshape(-1) * active
-        active = active & ~step["done"].reshape(-1)
+        accumulate(totals, tensordict, active, max_speed)
+        active = active & ~tensordict["next", "done"].reshape(-1)
         if not active.any():
             return totals
         tensordict = env.step_mdp(tensordict)
