@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,20 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={name!r} but CUDA is not available; use device=cpu or device=auto")
     return device
+
+
+def config_flag(cfg: Any, name: str, default: bool = False) -> bool:
+    """The true/false setting ``name`` (dotted: ``evaluation.video``) of a config, ``default`` where unset.
+
+    Any other value is an error naming the field: Hydra reads ``compile=maybe`` as a string and ``compile=1``
+    as an int, and ``bool()`` would quietly run either as true.
+    """
+    value = plain_config(cfg)
+    for part in name.split("."):
+        value = value.get(part, default) if isinstance(value, Mapping) else default
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def env_stack(cfg: Any, **overrides: Any) -> dict:
@@ -84,21 +99,21 @@ def make_algorithm(cfg: Any, env: TransformedEnv, device: torch.device):
     model_cfg = ModelConfig(**plain["model"])
     algo_cfg = dict(plain["algo"])
     name = algo_cfg.get("name")
-    cudagraphs = cudagraphs_available(bool(plain.get("cudagraphs", False)), device)
-    freeze = bool(plain.get("freeze_non_gaze", False))
+    cudagraphs = cudagraphs_available(config_flag(plain, "cudagraphs"), device)
+    compiled = config_flag(plain, "compile")
+    freeze = config_flag(plain, "freeze_non_gaze")
     if freeze and name != "ppo":
         raise ValueError(f"freeze_non_gaze=true needs algo.name='ppo', got {name!r}")
     if name == "ppo":
         actor, critic = make_actor(model_cfg, env).to(device), make_critic(model_cfg, env).to(device)
         if freeze:
             freeze_non_gaze(actor, critic)
-        return PPO(PPOConfig(**algo_cfg), actor, critic, compile=bool(plain.get("compile", False)),
-                   cudagraphs=cudagraphs)
+        return PPO(PPOConfig(**algo_cfg), actor, critic, compile=compiled, cudagraphs=cudagraphs)
     if name == "sac":
         from bikkle_rl.losses.sac import SAC, SACConfig
 
         return SAC(SACConfig(**algo_cfg), model_cfg, env, device=device,
-                   compile=bool(plain.get("compile", False)), cudagraphs=cudagraphs)
+                   compile=compiled, cudagraphs=cudagraphs)
     raise ValueError(f"algo.name must be 'ppo' or 'sac', got {name!r}")
 
 
@@ -106,8 +121,8 @@ def make_collector(cfg: Any, env: TransformedEnv, algo, total_frames: int, devic
     """A torchrl ``Collector`` stepping the batched env in-process on the training device (-1 frames: endless)."""
     plain = plain_config(cfg)
     frames_per_batch = env.batch_size.numel() * int(plain["algo"]["frames_per_env"])
-    compile_policy = {"fullgraph": False} if plain.get("compile", False) else None
-    cudagraph_policy = cudagraphs_available(bool(plain.get("cudagraphs", False)), device) or None
+    compile_policy = {"fullgraph": False} if config_flag(plain, "compile") else None
+    cudagraph_policy = cudagraphs_available(config_flag(plain, "cudagraphs"), device) or None
     return Collector(
         env,
         algo.collection_policy,

@@ -34,7 +34,7 @@ from bikkle_rl.evaluation.report import (
     write_report,
 )
 from bikkle_rl.evaluation.rollout import episode_movement
-from bikkle_rl.experiment import env_stack, resolve_device
+from bikkle_rl.experiment import config_flag, env_stack, resolve_device
 
 
 def merge_cells(first: Cells, second: Cells) -> Cells:
@@ -57,6 +57,7 @@ def movement_table(cells: Cells) -> tuple[dict[str, dict[str, dict[str, float]]]
 
 def run_evaluation(cfg: DictConfig) -> dict:
     """Evaluates as configured and writes the report into ``cfg.out_dir``; returns results and paths."""
+    deterministic, movement, video = (config_flag(cfg, name) for name in ("deterministic", "movement", "video"))
     device = resolve_device(cfg.device)
     if device.type == "cpu":
         torch.set_num_threads(cfg.cpu_threads)
@@ -66,12 +67,12 @@ def run_evaluation(cfg: DictConfig) -> dict:
     policies: dict[str, PolicyFactory] = {"agent": lambda env: actor}
     policies |= {name: reference_factory(name) for name in cfg.references}
     cells = evaluate_cells(policies, stack, cfg.protocol, scenarios, cfg.episodes, cfg.seed, str(device),
-                           cfg.deterministic, cfg.movement)
+                           deterministic, movement)
     if cfg.oracle_checkpoint:
         oracle_actor, oracle_config = load_agent(cfg.oracle_checkpoint, device)
         cells = merge_cells(cells, evaluate_cells({"oracle": lambda env: oracle_actor}, env_stack(oracle_config),
                                                   cfg.protocol, scenarios, cfg.episodes, cfg.seed, str(device),
-                                                  cfg.deterministic, cfg.movement))
+                                                  deterministic, movement))
     returns = returns_of(cells)
     results = summarize_returns(returns, cfg.seed)
     gaze_value = gaze_value_from_returns(returns, oracle="oracle" if cfg.oracle_checkpoint else None,
@@ -80,16 +81,16 @@ def run_evaluation(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.out_dir)
     model = run_config.get("model", {}).get("encoder", "?")
     title = f"{Path(cfg.checkpoint).name} ({model}), protocol {cfg.protocol}"
-    movement, movement_md = movement_table(cells) if cfg.movement else (None, "")
+    movement, movement_md = movement_table(cells) if movement else (None, "")
     extra = {"checkpoint": str(cfg.checkpoint), "oracle_checkpoint": cfg.oracle_checkpoint,
-             "protocol": cfg.protocol, "seed": cfg.seed, "deterministic": cfg.deterministic,
+             "protocol": cfg.protocol, "seed": cfg.seed, "deterministic": deterministic,
              "gaze_value": gaze_value, "movement": movement}
     paths = write_report(results, out_dir, title, extra)
     with paths["table"].open("a") as table:
         if gaze_value is not None:
             table.write(f"\n```\n{format_gaze_value(gaze_value)}\n```\n")
         table.write(movement_md)
-    if cfg.video:
+    if video:
         for scenario in scenarios:
             video_stack = {**evaluation_stack(stack, cfg.protocol, scenario, num_envs=4), "device": str(device)}
             paths[f"video_{scenario}"] = record_video(policies["agent"], video_stack,

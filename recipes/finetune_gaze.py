@@ -30,7 +30,7 @@ from bikkle_rl.evaluation.report import (
     summarize_returns,
     write_report,
 )
-from bikkle_rl.experiment import env_stack, resolve_device
+from bikkle_rl.experiment import config_flag, env_stack, resolve_device
 from recipes.train import train
 
 
@@ -46,7 +46,7 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
         "gaze": {**held_gaze(pretrained.get("gaze")), **plain_config(cfg.gaze)},
         "init_from": str(cfg.checkpoint),
         "resume": None,
-        "freeze_non_gaze": bool(cfg.freeze),
+        "freeze_non_gaze": config_flag(cfg, "freeze"),
         "total_frames": int(cfg.total_frames),
         "time_limit_minutes": cfg.time_limit_minutes,
         "seed": int(cfg.seed),
@@ -85,9 +85,10 @@ def run_finetune(cfg: DictConfig) -> dict:
     gaze_value = {when: gaze_value_from_returns(returns, agent=when, generator=torch.Generator().manual_seed(seed))
                   for when in ("before", "after")}
 
-    mode = "gaze-only" if cfg.freeze else "unfrozen"
+    freeze = config_flag(cfg, "freeze")
+    mode = "gaze-only" if freeze else "unfrozen"
     title = f"{mode} fine-tune on {cfg.gaze.source} gaze, protocol {evaluation.protocol}"
-    extra = {"finetune": {"checkpoint": str(cfg.checkpoint), "freeze": bool(cfg.freeze),
+    extra = {"finetune": {"checkpoint": str(cfg.checkpoint), "freeze": freeze,
                           "gaze": plain_config(cfg.gaze), "frames": run["frames"]},
              "gaze_value": gaze_value["after"], "gaze_value_before": gaze_value["before"],
              "improved": improved(results, "before", "after")}

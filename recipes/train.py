@@ -24,6 +24,7 @@ from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, evaluation_st
 from bikkle_rl.evaluation.report import evaluate_table, record_video, reference_factory, write_report
 from bikkle_rl.experiment import (
     checkpoint_payload,
+    config_flag,
     env_stack,
     init_weights_from,
     make_algorithm,
@@ -35,6 +36,9 @@ from bikkle_rl.experiment import (
 from bikkle_rl.metrics import batch_metrics
 from bikkle_rl.progress import TrainingProgress
 from bikkle_rl.run_logging import LoggerConfig, make_logger
+
+RUN_FLAGS = ("compile", "cudagraphs", "freeze_non_gaze", "evaluation.video")
+"""The run's true/false settings: checked before training, so a bad value fails in seconds, not after the run."""
 
 
 def run_progress(cfg: DictConfig, frames: int, elapsed_s: float) -> float:
@@ -50,6 +54,8 @@ def run_progress(cfg: DictConfig, frames: int, elapsed_s: float) -> float:
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
     """Trains as configured; returns the final algorithm, env, learning-curve rows and frames done."""
+    for name in RUN_FLAGS:
+        config_flag(cfg, name)
     device = resolve_device(cfg.device)
     if device.type == "cpu":
         torch.set_num_threads(cfg.cpu_threads)
@@ -119,7 +125,7 @@ def evaluate(cfg: DictConfig, algo, run_dir: Path, history: list[dict]) -> dict:
     paths = write_report(results, report_dir, title)
     greedy = results[cfg.evaluation.scenarios[0]].get("greedy", {}).get("mean")
     plot_learning_curve(history, report_dir / "learning_curve.png", reference=greedy)
-    if cfg.evaluation.video:
+    if config_flag(cfg, "evaluation.video"):
         scenario = cfg.evaluation.scenarios[0]
         video_stack = evaluation_stack(stack, cfg.evaluation.protocol, scenario, num_envs=4)
         record_video(policies["agent"], video_stack, report_dir / f"agent_{scenario}.mp4", seed=cfg.seed)

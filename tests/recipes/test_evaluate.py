@@ -157,6 +157,13 @@ def test_references_and_video_without_value_of_gaze(tiny_runs, tmp_path):
     assert [p.name for p in tmp_path.glob("*.mp4")] == ["agent_uniform.mp4"]
 
 
+@pytest.mark.parametrize("flag", ["movement", "deterministic", "video"])
+def test_a_flag_that_is_not_true_or_false_fails_clearly(tiny_runs, tmp_path, flag):
+    cfg = compose_evaluate(f"checkpoint={tiny_runs['agent']}", f"{flag}=maybe", f"out_dir={tmp_path}")
+    with pytest.raises(ValueError, match=f"{flag} must be true or false, got 'maybe'"):
+        run_evaluation(cfg)
+
+
 def test_a_sac_checkpoint_loads_as_an_agent(compose_train, tmp_path):
     """SAC's actor is always tanh-squashed, whatever the model config says; load_agent rebuilds it the same way."""
     cfg = compose_train(tmp_path, "algo=sac", "model.distribution=normal", "model.scale=global", "total_frames=512",

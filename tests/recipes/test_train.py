@@ -111,6 +111,8 @@ def test_truncated_or_foreign_checkpoint_gives_a_clear_error(compose_train, tmp_
         ("env.num_pink=0", "num_pink"),
         ("algo.name=dqn", "algo.name"),
         ("device=cuda:7", "cuda"),
+        ("compile=maybe", "compile must be true or false, got 'maybe'"),
+        ("evaluation.video=1", "evaluation.video must be true or false, got 1"),
     ],
 )
 def test_bad_config_values_fail_clearly(compose_train, tmp_path, override, match):
