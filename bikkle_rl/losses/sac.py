@@ -19,24 +19,20 @@ import dataclasses
 import math
 import shutil
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tensordict import TensorDictBase
 from torch.nn.utils import clip_grad_norm_
-from torchrl.envs import Compose, EnvBase, MultiStepTransform
+from torchrl.envs import EnvBase, MultiStepTransform
 from torchrl.objectives import SACLoss, SoftUpdate, ValueEstimators
 
 from bikkle_rl.buffers import EVENT_KEY, ReplayConfig, event_mask, make_replay_buffer
-from bikkle_rl.envs.transforms import MaxNormAction
-from bikkle_rl.envs.transforms.max_norm_action import max_norm
 from bikkle_rl.losses.optim import OptimConfig, accelerate, anneal_learning_rate, make_optimizer
 from bikkle_rl.modules import ModelConfig, make_actor, make_q
 
 LOSS_FUNCTIONS = ("l2", "smooth_l1", "l1")
-Q_ACTIONS = ("applied", "raw")
 DONE_KEYS = (("next", "done"), ("next", "terminated"), ("next", "truncated"))
 N_STEP_ONLY = ("gamma", "nonterminal", ("next", "original_reward"))
 """Entries ``MultiStepTransform`` adds that the loss never reads (dropped before storage)."""
@@ -59,9 +55,7 @@ class SACConfig:
     :class:`~bikkle_rl.envs.transforms.MaxNormAction`) despite the entropy bonus. ``updates_per_frame`` is the
     update-to-data ratio: gradient steps per collected env frame (fractions carry over between batches). The
     first ``init_random_frames`` frames are collected with uniform random actions and trigger no update.
-    ``target_entropy`` null means ``-action_dim``. ``q_action``: ``applied`` feeds the critics the move the env
-    makes of an action (:func:`applied_action`: past the arena's box, ``a`` and ``2a`` are one move), ``raw`` the
-    policy's action itself. ``save_buffer`` writes the replay buffer under ``buffer_dir``
+    ``target_entropy`` null means ``-action_dim``. ``save_buffer`` writes the replay buffer under ``buffer_dir``
     with every checkpoint, so a resumed run continues with its data.
     """
 
@@ -78,7 +72,6 @@ class SACConfig:
     alpha_init: float = 0.01
     target_entropy: float | None = None
     loss_function: str = "l2"
-    q_action: str = "raw"
     replay: ReplayConfig = None  # type: ignore[assignment]
     save_buffer: bool = False
     buffer_dir: str | None = None
@@ -105,8 +98,6 @@ class SACConfig:
         if not self.alpha_init > 0 or not self.alpha_lr > 0:
             raise ValueError(f"algo.alpha_init and algo.alpha_lr must be > 0, got {self.alpha_init!r}, "
                              f"{self.alpha_lr!r}")
-        if self.q_action not in Q_ACTIONS:
-            raise ValueError(f"algo.q_action must be one of {Q_ACTIONS}, got {self.q_action!r}")
         if self.loss_function not in LOSS_FUNCTIONS:
             raise ValueError(f"algo.loss_function must be one of {LOSS_FUNCTIONS}, got {self.loss_function!r}")
         if self.replay.size < self.batch_size:
@@ -124,13 +115,6 @@ def make_n_step_transform(n_steps: int, gamma: float) -> MultiStepTransform:
     ``"next"`` entry, the done flags included, comes from the window's last step.
     """
     return MultiStepTransform(n_steps=n_steps, gamma=gamma, done_keys=[])
-
-
-def applied_action(env: EnvBase) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """The map from the policy's action to the move the env makes, when the env has one (``MaxNormAction``)."""
-    transform = getattr(env, "transform", None)
-    transforms = transform if isinstance(transform, Compose) else [transform]
-    return max_norm if any(isinstance(t, MaxNormAction) for t in transforms) else None
 
 
 def sac_actor_config(model_cfg: ModelConfig) -> ModelConfig:
@@ -157,8 +141,7 @@ class SAC:
         self.cfg = cfg
         model_cfg = sac_actor_config(model_cfg)
         self.actor = make_actor(model_cfg, env).to(device)
-        action_map = applied_action(env) if cfg.q_action == "applied" else None
-        critics = [make_q(model_cfg, env, action_map).to(device) for _ in range(2)]  # independently initialised
+        critics = [make_q(model_cfg, env).to(device) for _ in range(2)]  # independently initialised twins
         action_dim = env.action_spec_unbatched.shape[-1]
         self.loss = SACLoss(
             actor_network=self.actor,

@@ -7,7 +7,6 @@ policy's last layer (near-zero mean actions at the start, as in PPO practice) an
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 from tensordict.nn import AddStateIndependentNormalScale, NormalParamExtractor, TensorDictModule
@@ -56,16 +55,12 @@ class ValueNet(nn.Module):
 class QNet(nn.Module):
     """Observations and ``action`` [..., action_dim] (the last input) -> Q value [..., 1].
 
-    The action joins the encoded observation and goes through ``cfg.q_layers`` hidden layers. ``action_map``
-    (say, :func:`~bikkle_rl.envs.transforms.max_norm_action.max_norm`) replaces the action by the move the env
-    makes of it first, so actions the env treats alike get one value.
+    The action joins the encoded observation and goes through ``cfg.q_layers`` hidden layers.
     """
 
-    def __init__(self, encoder: nn.Module, action_dim: int, cfg: ModelConfig,
-                 action_map: Callable[[torch.Tensor], torch.Tensor] | None = None):
+    def __init__(self, encoder: nn.Module, action_dim: int, cfg: ModelConfig):
         super().__init__()
         self.encoder = encoder
-        self.action_map = action_map
         layers: list[nn.Module] = []
         width = encoder.out_features + action_dim
         for _ in range(cfg.q_layers):
@@ -76,8 +71,6 @@ class QNet(nn.Module):
 
     def forward(self, *observations_and_action: torch.Tensor) -> torch.Tensor:
         *observations, action = observations_and_action
-        if self.action_map is not None:
-            action = self.action_map(action)
         return self.head(torch.cat([self.encoder(*observations), action], dim=-1))
 
 
@@ -121,14 +114,12 @@ def make_critic(cfg: ModelConfig, env: EnvBase) -> ValueOperator:
     return ValueOperator(ValueNet(encoder, cfg), in_keys=in_keys, out_keys=["state_value"])
 
 
-def make_q(cfg: ModelConfig, env: EnvBase,
-           action_map: Callable[[torch.Tensor], torch.Tensor] | None = None) -> ValueOperator:
-    """One Q critic: observations and ``action`` -> ``state_action_value`` [..., 1] (``action_map``: see
-    :class:`QNet`).
+def make_q(cfg: ModelConfig, env: EnvBase) -> ValueOperator:
+    """One Q critic: observations and ``action`` -> ``state_action_value`` [..., 1].
 
     SAC's loss makes the twin copies itself (``num_qvalue_nets``).
     """
     encoder, in_keys = make_encoder(cfg, env.observation_spec)
     action_dim = env.action_spec_unbatched.shape[-1]
-    return ValueOperator(QNet(encoder, action_dim, cfg, action_map), in_keys=[*in_keys, "action"],
+    return ValueOperator(QNet(encoder, action_dim, cfg), in_keys=[*in_keys, "action"],
                          out_keys=["state_action_value"])

@@ -150,29 +150,8 @@ def test_checkpoint_round_trip_restores_networks_counters_and_buffer(tmp_path):
         small_sac(env, replay={"kind": "event", "size": 1000}).load_state_dict(state)
 
 
-def q_value(sac: SAC, td: TensorDict, action: torch.Tensor) -> torch.Tensor:
-    """The first critic's Q(s, ``action``) on the observations of ``td``."""
-    qnet, params = sac.loss.qvalue_network, sac.loss.qvalue_network_params
-    with torch.no_grad(), params[0].to_module(qnet):
-        return qnet(td.clone().set("action", action))["state_action_value"].squeeze(-1)
-
-
-def test_applied_q_action_values_one_move_once():
-    env = make_env({"env": ONE_PINK, "num_envs": 4, "stack": "mlp", "action_bound": 2.0}, seed=0)
-    td = env.reset()
-    raw, applied = small_sac(env, seed=3, q_action="raw"), small_sac(env, seed=3, q_action="applied")
-    outside = torch.tensor([[1.5, 0.3], [-2.0, 1.0], [0.4, -1.2], [1.1, 1.1]])  # past the box: max-norm moves
-    inside = torch.tensor([[0.5, -0.2], [0.0, 0.9], [-0.7, -0.7], [0.1, 0.0]])  # in the box: moved as they are
-    moves = outside / outside.abs().amax(-1, keepdim=True)
-    torch.testing.assert_close(q_value(applied, td, outside), q_value(applied, td, outside * 1.3))
-    torch.testing.assert_close(q_value(applied, td, outside), q_value(raw, td, moves))
-    torch.testing.assert_close(q_value(applied, td, inside), q_value(raw, td, inside))
-    assert not torch.allclose(q_value(raw, td, outside), q_value(raw, td, outside * 1.3))
-
-
 @pytest.mark.parametrize("fields, match", [
     ({"n_steps": 0}, "n_steps"),
-    ({"q_action": "moved"}, "q_action"),
     ({"gamma": 0.0}, "gamma"),
     ({"updates_per_frame": 0}, "updates_per_frame"),
     ({"tau": 1.5}, "tau"),

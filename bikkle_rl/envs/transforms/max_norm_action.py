@@ -7,11 +7,6 @@ from torchrl.data import Bounded, Composite, TensorSpec
 from torchrl.envs.transforms import Transform
 
 
-def max_norm(action: torch.Tensor) -> torch.Tensor:
-    """``action`` [..., A] divided by ``max(1, max_i |action_i|)``: the move the arena makes for it."""
-    return action / action.abs().amax(-1, keepdim=True).clamp_min(1.0)
-
-
 class MaxNormAction(Transform):
     """Divides the ``action`` [..., A] by ``max(1, max_i |action_i|)`` before the env steps.
 
@@ -45,7 +40,7 @@ class MaxNormAction(Transform):
         self.bound = float(bound)
 
     def _inv_apply_transform(self, action: torch.Tensor) -> torch.Tensor:
-        return max_norm(action)
+        return action / action.abs().amax(-1, keepdim=True).clamp_min(1.0)
 
     def transform_action_spec(self, action_spec: TensorSpec) -> TensorSpec:
         """The policy's action spec: the arena's, widened to ``[-bound, bound]``."""
