@@ -70,8 +70,7 @@ def main() -> None:
     bands = {"near (< 0.2)": near, "around (0.2-0.4)": around,
              "clear (> 0.4)": terms["counted"].bool() & ~near & ~around}
 
-    print(f"{args.checkpoint}: {args.episodes} episodes x {STEPS} steps, seed protocol, no gaze, "
-          f"q_action={config.algo.get('q_action', 'raw')}")
+    print(f"{args.checkpoint}: {args.episodes} episodes x {STEPS} steps, seed protocol, no gaze")
     print("| nearest blue | steps | agent's progress | critic ranks greedy's move higher | "
           "Q(greedy) - Q(agent), mean | same move, |Q gap| mean |")
     print("|---|---|---|---|---|---|")
