@@ -81,10 +81,10 @@ def run_evaluation(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.out_dir)
     model = run_config.get("model", {}).get("encoder", "?")
     title = f"{Path(cfg.checkpoint).name} ({model}), protocol {cfg.protocol}"
-    movement, movement_md = movement_table(cells) if movement else (None, "")
+    figures, movement_md = movement_table(cells) if movement else (None, "")
     extra = {"checkpoint": str(cfg.checkpoint), "oracle_checkpoint": cfg.oracle_checkpoint,
              "protocol": cfg.protocol, "seed": cfg.seed, "deterministic": deterministic,
-             "gaze_value": gaze_value, "movement": movement}
+             "gaze_value": gaze_value, "movement": figures}
     paths = write_report(results, out_dir, title, extra)
     with paths["table"].open("a") as table:
         if gaze_value is not None:
@@ -96,7 +96,7 @@ def run_evaluation(cfg: DictConfig) -> dict:
             paths[f"video_{scenario}"] = record_video(policies["agent"], video_stack,
                                                       out_dir / f"agent_{scenario}.mp4", seed=cfg.seed)
     print(paths["table"].read_text())
-    return {"returns": returns, "results": results, "gaze_value": gaze_value, "movement": movement, "paths": paths}
+    return {"returns": returns, "results": results, "gaze_value": gaze_value, "movement": figures, "paths": paths}
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="evaluate")

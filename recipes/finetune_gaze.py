@@ -85,7 +85,7 @@ def run_finetune(cfg: DictConfig) -> dict:
     gaze_value = {when: gaze_value_from_returns(returns, agent=when, generator=torch.Generator().manual_seed(seed))
                   for when in ("before", "after")}
 
-    freeze = config_flag(cfg, "freeze")
+    freeze = train_cfg.freeze_non_gaze
     mode = "gaze-only" if freeze else "unfrozen"
     title = f"{mode} fine-tune on {cfg.gaze.source} gaze, protocol {evaluation.protocol}"
     extra = {"finetune": {"checkpoint": str(cfg.checkpoint), "freeze": freeze,
