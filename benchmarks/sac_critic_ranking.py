@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("checkpoint", help="a SAC run's final.pt or checkpoints/checkpoint_*.pt")
     parser.add_argument("--episodes", type=int, default=128, help="arenas rolled out together, 200 steps each")
     args = parser.parse_args()
+    if args.episodes < 1:
+        parser.error(f"--episodes must be >= 1, got {args.episodes}")
     torch.set_num_threads(1)
 
     config = OmegaConf.create(load_checkpoint(args.checkpoint, expected={"config": None})["config"])
@@ -60,11 +62,10 @@ def main() -> None:
         steps = rollout.reshape(-1)
         agent = steps["action"]
         greedy = reference_factory("greedy")(env)(steps.clone())["action"]
-        greedy_at_agent_norm = greedy / chebyshev(greedy).clamp_min(1e-6)[:, None] * chebyshev(agent)[:, None]
+        greedy_direction = greedy / chebyshev(greedy).clamp_min(1e-6)[:, None]  # max-norm 1: greedy's move
         agent_q = critic_value(algo, steps, agent)
-        greedy_q = critic_value(algo, steps, greedy_at_agent_norm)
-        same_move_gap = (critic_value(algo, steps, 2 * greedy / chebyshev(greedy).clamp_min(1e-6)[:, None])
-                         - greedy_q).abs()
+        greedy_q = critic_value(algo, steps, greedy_direction * chebyshev(agent)[:, None])
+        same_move_gap = (critic_value(algo, steps, 2 * greedy_direction) - greedy_q).abs()
     terms = {name: value.reshape(-1) for name, value in movement_terms(rollout, env.base_env.config.max_speed).items()}
     near, around = terms["near"].bool(), terms["around"].bool()
     bands = {"near (< 0.2)": near, "around (0.2-0.4)": around,
