@@ -10,6 +10,7 @@ per variant with the per-seed returns, their mean and standard deviation, and th
     python benchmarks/sac_learning.py --jobs 2              # two runs at once, one CPU thread each
     python benchmarks/sac_learning.py --seeds 1 --frames 20000 --episodes 200     # a quick look
     python benchmarks/sac_learning.py --override algo.n_steps=5 --override reward_norm=null
+    python benchmarks/sac_learning.py --variants sac-event --seeds 1 --first-seed 2     # seed 2 alone
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def greedy_return(args: argparse.Namespace) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 per variant")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per variant: first-seed .. first-seed + N-1")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first training seed")
     parser.add_argument("--frames", type=int, default=300_000, help="env steps per run")
     parser.add_argument("--episodes", type=int, default=1000, help="evaluation episodes per run")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
@@ -102,7 +104,7 @@ def main() -> None:
     print(f"seed protocol, no gaze, {args.frames} env steps, {args.seeds} seeds, {args.episodes} episodes, "
           f"{args.jobs} run(s) at once; greedy reference: {greedy_return(args):.2f}")
     columns = ("variant", "returns per seed", "mean", "sd", "env steps/s", "grad steps/s", "train min")
-    pairs = [(variant, seed) for variant in args.variants for seed in range(args.seeds)]
+    pairs = [(variant, seed) for variant in args.variants for seed in range(args.first_seed, args.first_seed + args.seeds)]
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(run, variant, seed, args): (variant, seed) for variant, seed in pairs}
         for future in as_completed(futures):
