@@ -9,8 +9,9 @@ Config (a mapping, an OmegaConf ``DictConfig`` or :class:`EnvStackConfig`)::
     transforms: null            # or an explicit list: [{name: sort_pellets}, {name: gaze}, {name: flatten}]
     gaze: {source: correlated, p_valid: 0.25, availability: step, hold: false, std: 0.05}   # or null: no gaze
     reward_norm: {gamma: 0.99, clip: 10.0}                                               # or null
-    action_scaling: max_norm    # or clip: how an action outside [-1, 1]^A reaches the arena (MaxNormAction)
-    action_bound: 1.0           # max_norm only: the policy's action spec is [-action_bound, action_bound]^A
+    action_scaling: max_norm    # how an action reaches the arena: max_norm (outside [-1, 1]^A: shrunk onto the box,
+                                # MaxNormAction) | full_speed (every action onto the box's boundary) | clip
+    action_bound: 1.0           # max_norm / full_speed: the policy's action spec is [-action_bound, action_bound]^A
     oracle: false               # Flatten / Tokenize expose the privileged high-value flag (upper bound only)
 
 Gaze keys other than ``source``, ``p_valid``, ``availability``, ``hold``, ``max_age`` are the source's own
@@ -60,7 +61,7 @@ adds each pellet's distance and direction (``Flatten(polar=True)``): blue touche
 episode on the seed protocol (with MaxNormAction, ReLU and a start std of 0.3: 0.82 to 0.95-0.97 x greedy
 after 10 minutes)."""
 
-ACTION_SCALINGS = ("max_norm", "clip")
+ACTION_SCALINGS = ("max_norm", "full_speed", "clip")
 """``max_norm``: actions outside the box are shrunk onto it along their direction (:class:`MaxNormAction`);
 ``clip``: the arena clips each axis (SPEC's raw behaviour, which snaps large actions onto the diagonals)."""
 
@@ -132,9 +133,9 @@ class EnvStackConfig:
             raise ValueError(f"action_scaling must be one of {ACTION_SCALINGS}, got {self.action_scaling!r}")
         if not self.action_bound >= 1.0:
             raise ValueError(f"action_bound must be >= 1 (the arena's action box), got {self.action_bound!r}")
-        if self.action_bound != 1.0 and self.action_scaling != "max_norm":
-            raise ValueError(f"action_bound={self.action_bound!r} needs action_scaling=max_norm (clipping would "
-                             "leave the wider actions on the box's edges)")
+        if self.action_bound != 1.0 and self.action_scaling == "clip":
+            raise ValueError(f"action_bound={self.action_bound!r} needs action_scaling=max_norm or full_speed "
+                             "(clipping would leave the wider actions on the box's edges)")
         self.env = self.env.to_dict() if isinstance(self.env, BikkleConfig) else dict(self.env)
         BikkleConfig(**self.env)  # validates the env fields
         if int(self.num_envs) < 1:
@@ -218,7 +219,7 @@ def make_env(cfg: Any, *, num_envs: int | None = None, device: torch.device | st
 
     ``num_envs`` and ``device`` override the config's; ``seed`` seeds the env and (with ``seed + 1``) the gaze.
     Stack order: StepCounter, InitTracker, RewardSum (raw ``episode_return``), per-episode touch counts,
-    MaxNormAction (``action_scaling: max_norm``), the observation transforms (preset or explicit list), then
+    MaxNormAction (``action_scaling``: ``max_norm`` or ``full_speed``), the observation transforms (preset or explicit list), then
     RewardNormalization if ``reward_norm`` is set.
     """
     stack_cfg = EnvStackConfig.from_any(cfg)
@@ -232,8 +233,9 @@ def make_env(cfg: Any, *, num_envs: int | None = None, device: torch.device | st
         RewardSum(in_keys=["reward"], out_keys=["episode_return"]),
         EpisodeSum(list(EVENT_SUMS), list(EVENT_SUMS.values())),
     ]
-    if stack_cfg.action_scaling == "max_norm":
-        transforms.append(MaxNormAction(bound=stack_cfg.action_bound))
+    if stack_cfg.action_scaling != "clip":
+        transforms.append(MaxNormAction(bound=stack_cfg.action_bound,
+                                        full_speed=stack_cfg.action_scaling == "full_speed"))
     for entry in stack_cfg.transform_entries():
         name = entry.pop("name")
         transforms.append(TRANSFORMS[name](entry, ctx))

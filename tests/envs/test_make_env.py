@@ -7,7 +7,7 @@ from torchrl.envs.utils import check_env_specs
 
 from bikkle_rl.envs import BikkleConfig
 from bikkle_rl.envs.stack import EnvStackConfig, GazeConfig, make_env
-from bikkle_rl.envs.transforms import Flatten, GazeInjection, RewardNormalization, SortPellets
+from bikkle_rl.envs.transforms import Flatten, GazeInjection, MaxNormAction, RewardNormalization, SortPellets
 from bikkle_rl.gaze import MixtureGaze, RealisticGaze
 
 ENV = {"num_pink": [1, 3], "num_blue": [0, 3], "max_steps": 6}
@@ -33,6 +33,13 @@ def test_preset_order_and_oracle_flag():
     kinds = [type(t) for t in env.transform]
     assert kinds.index(SortPellets) < kinds.index(GazeInjection) < kinds.index(Flatten)
     assert env.observation_spec["observation_vector"].shape[-1] == 2 + 7 * 6 + 1 + 3 + 6  # polar view
+
+
+@pytest.mark.parametrize("scaling, full_speed", [("max_norm", False), ("full_speed", True), ("clip", None)])
+def test_action_scaling_picks_the_action_transform(scaling, full_speed):
+    env = make_env({"env": ENV, "action_scaling": scaling})
+    scalers = [t for t in env.transform if isinstance(t, MaxNormAction)]
+    assert [t.full_speed for t in scalers] == ([] if full_speed is None else [full_speed])
 
 
 def test_episode_return_sums_the_raw_reward_under_normalisation():
@@ -106,7 +113,7 @@ def test_seeded_envs_are_reproducible():
         ({"num_env": 4}, "unknown make_env config keys"),
         ({"action_scaling": "tanh"}, "action_scaling must be one of"),
         ({"action_bound": 0.5}, "action_bound must be >= 1"),
-        ({"action_scaling": "clip", "action_bound": 2.0}, "needs action_scaling=max_norm"),
+        ({"action_scaling": "clip", "action_bound": 2.0}, "needs action_scaling=max_norm or full_speed"),
         ({"stack": None, "transforms": [{"name": "gaze"}]}, "needs a gaze config"),
         ({"gaze": {"source": "uniform"}, "transforms": [{"name": "flatten"}]}, "no `gaze` entry"),
     ],

@@ -115,6 +115,16 @@ def test_max_norm_action_keeps_the_direction_where_clipping_snaps_to_the_diagona
     assert torch.allclose(moves["clip"], torch.tensor([[1.0, 1.0], [0.5, -0.2], [-1.0, -1.0]]), atol=1e-5)
 
 
+def test_full_speed_lifts_every_action_onto_the_box_boundary_keeping_its_direction(place):
+    env = TransformedEnv(BikkleEnv(num_envs=4, seed=0, num_pink=1, num_blue=1, episode_mode="continuing"),
+                         MaxNormAction(full_speed=True))
+    obs = place(env.base_env, [0.5, 0.5], [[0.9, 0.9], [0.1, 0.1]])
+    actions = torch.tensor([[0.5, -0.2], [3.0, 1.0], [0.0, 0.0], [-0.1, -0.1]])
+    out = env.step(obs.set("action", actions))
+    moves = (out["next", "agent_pos"] - 0.5) / 0.02
+    assert torch.allclose(moves, torch.tensor([[1.0, -0.4], [1.0, 1 / 3], [0.0, 0.0], [-1.0, -1.0]]), atol=1e-5)
+
+
 def test_max_norm_action_bound_widens_the_policy_spec_and_full_speed_starts_at_its_inverse(place):
     env = TransformedEnv(BikkleEnv(num_envs=2, seed=0, num_pink=1, num_blue=1, episode_mode="continuing"),
                          MaxNormAction(bound=2.0))

@@ -17,6 +17,10 @@ class MaxNormAction(Transform):
     exactly how the greedy reference turns a direction into an action. Actions inside the box are unchanged,
     so scripted policies act as before; the policy's own action (with its log-prob) is what the rollout stores.
 
+    ``full_speed`` scales every non-zero action onto the box's boundary (max-norm 1), so the agent always moves
+    at full speed and the policy chooses only a direction, as the greedy reference does. A learned mean action
+    that drifts below full speed (an MLP's did on about 3 % of its steps, near blues) then costs nothing.
+
     ``bound`` widens the action spec the policy sees to ``[-bound, bound]^A``. Full speed needs the largest
     component at 1, which a tanh-squashed policy bounded by the box only approaches as ``tanh -> 1``: its mean
     action then moves at 0.9-0.98 of full speed and SAC's entropy bonus keeps it there. With ``bound > 1`` it
@@ -33,14 +37,18 @@ class MaxNormAction(Transform):
                 [2., 2.]])
     """
 
-    def __init__(self, action_key: str = "action", bound: float = 1.0):
+    def __init__(self, action_key: str = "action", bound: float = 1.0, full_speed: bool = False):
         if not bound >= 1.0:
             raise ValueError(f"MaxNormAction: bound must be >= 1 (the arena's box), got {bound!r}")
         super().__init__(in_keys=[], out_keys=[], in_keys_inv=[action_key], out_keys_inv=[action_key])
         self.bound = float(bound)
+        self.full_speed = bool(full_speed)
+        self._min_norm = 1e-12 if self.full_speed else 1.0
+        """The divisor's floor: 1 leaves actions inside the box alone; a tiny one lifts them onto its boundary
+        (a zero action stays zero)."""
 
     def _inv_apply_transform(self, action: torch.Tensor) -> torch.Tensor:
-        return action / action.abs().amax(-1, keepdim=True).clamp_min(1.0)
+        return action / action.abs().amax(-1, keepdim=True).clamp_min(self._min_norm)
 
     def transform_action_spec(self, action_spec: TensorSpec) -> TensorSpec:
         """The policy's action spec: the arena's, widened to ``[-bound, bound]``."""
