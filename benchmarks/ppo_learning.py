@@ -6,7 +6,7 @@ correlated, uniform and no gaze, each on ``--episodes`` batched episodes. Prints
 agent / greedy ratio per seed and scenario, the spread over seeds, and saves the learning curves of all seeds
 (evaluation return against steps and wall time) as one PNG.
 
-    python benchmarks/ppo_learning.py --model mlp --minutes 10 --seeds 0 1 2
+    python benchmarks/ppo_learning.py --model mlp --minutes 10 --seeds 0 1 2 --overrides experiment=ppo_mlp
     python benchmarks/ppo_learning.py --model transformer --minutes 20 --seeds 0
 """
 

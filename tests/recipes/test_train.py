@@ -8,6 +8,7 @@ import torch
 
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
 from bikkle_rl.envs.stack import make_env
+from bikkle_rl.envs.transforms import MaxNormAction
 from bikkle_rl.evaluation.report import reference_factory
 from bikkle_rl.evaluation.rollout import evaluate_policy
 from bikkle_rl.experiment import (
@@ -175,3 +176,11 @@ def test_the_algorithm_sets_the_env_defaults_and_the_run_overrides(compose_defau
     assert (default.num_envs, default.action_bound) == (num_envs, bound)
     env = make_env(env_stack(overridden))
     assert env.batch_size == (8,) and env.action_spec.space.high.eq(1.5).all()
+
+
+def test_the_ppo_mlp_experiment_sets_its_tuned_values_and_the_command_line_still_wins(compose_defaults):
+    cfg = compose_defaults("experiment=ppo_mlp", "seed=3", "algo.optim.lr=5e-4", "logger.log_dir=unused")
+    assert (cfg.model.encoder, cfg.num_envs, cfg.algo.frames_per_env) == ("mlp", 2048, 8)
+    assert (cfg.seed, cfg.algo.optim.lr, cfg.action_scaling) == (3, 5e-4, "full_speed")
+    env = make_env(env_stack(cfg, num_envs=2))
+    assert [t.full_speed for t in env.transform if isinstance(t, MaxNormAction)] == [True]
