@@ -104,7 +104,8 @@ def main() -> None:
     print(f"seed protocol, no gaze, {args.frames} env steps, {args.seeds} seeds, {args.episodes} episodes, "
           f"{args.jobs} run(s) at once; greedy reference: {greedy_return(args):.2f}")
     columns = ("variant", "returns per seed", "mean", "sd", "env steps/s", "grad steps/s", "train min")
-    pairs = [(variant, seed) for variant in args.variants for seed in range(args.first_seed, args.first_seed + args.seeds)]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    pairs = [(variant, seed) for variant in args.variants for seed in seeds]
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(run, variant, seed, args): (variant, seed) for variant, seed in pairs}
         for future in as_completed(futures):

@@ -63,6 +63,7 @@ after 10 minutes)."""
 
 ACTION_SCALINGS = ("max_norm", "full_speed", "clip")
 """``max_norm``: actions outside the box are shrunk onto it along their direction (:class:`MaxNormAction`);
+``full_speed``: every non-zero action is scaled onto the box's boundary (the agent always moves at full speed);
 ``clip``: the arena clips each axis (SPEC's raw behaviour, which snaps large actions onto the diagonals)."""
 
 EVENT_SUMS = {("events", "pink"): "episode_pink", ("events", "blue"): "episode_blue",
@@ -219,8 +220,8 @@ def make_env(cfg: Any, *, num_envs: int | None = None, device: torch.device | st
 
     ``num_envs`` and ``device`` override the config's; ``seed`` seeds the env and (with ``seed + 1``) the gaze.
     Stack order: StepCounter, InitTracker, RewardSum (raw ``episode_return``), per-episode touch counts,
-    MaxNormAction (``action_scaling``: ``max_norm`` or ``full_speed``), the observation transforms (preset or explicit list), then
-    RewardNormalization if ``reward_norm`` is set.
+    MaxNormAction (``action_scaling``: ``max_norm`` or ``full_speed``), the observation transforms (preset or
+    explicit list), then RewardNormalization if ``reward_norm`` is set.
     """
     stack_cfg = EnvStackConfig.from_any(cfg)
     env_config = BikkleConfig(**stack_cfg.env)
