@@ -43,12 +43,11 @@ class MaxNormAction(Transform):
         super().__init__(in_keys=[], out_keys=[], in_keys_inv=[action_key], out_keys_inv=[action_key])
         self.bound = float(bound)
         self.full_speed = bool(full_speed)
-        self._min_norm = 1e-12 if self.full_speed else 1.0
-        """The divisor's floor: 1 leaves actions inside the box alone; a tiny one lifts them onto its boundary
-        (a zero action stays zero)."""
 
     def _inv_apply_transform(self, action: torch.Tensor) -> torch.Tensor:
-        return action / action.abs().amax(-1, keepdim=True).clamp_min(self._min_norm)
+        # the divisor's floor: 1 leaves actions inside the box alone; a tiny one lifts them onto its boundary
+        # (a zero action stays zero)
+        return action / action.abs().amax(-1, keepdim=True).clamp_min(1e-12 if self.full_speed else 1.0)
 
     def transform_action_spec(self, action_spec: TensorSpec) -> TensorSpec:
         """The policy's action spec: the arena's, widened to ``[-bound, bound]``."""
