@@ -4,10 +4,13 @@ For each encoder it times, with the recipe's default config (``recipes/conf/trai
 - the TorchRL pipeline: Collector over the transformed batched env, then the PPO update (default epochs);
 - in the same run, the env's bare stepping rate (pure dynamics functions, no TorchRL) at the same batch, and
   a plain-tensor PPO update of the same networks on the same batch shape (no TensorDict, no torchrl loss),
-so the ratios show what TorchRL costs.
+so the ratios show what TorchRL costs. Each ``--modes`` entry is one row per encoder, measured in the same run:
+``eager`` and ``compile`` (``torch.compile`` of the policy and the update step), and on CUDA ``cudagraphs``
+(captured, compiled or not) and ``compile+cudagraphs``.
 
-    python benchmarks/ppo_throughput.py                          # mlp and transformer, CPU
-    python benchmarks/ppo_throughput.py --encoders mlp --iterations 5 --device cuda
+    python benchmarks/ppo_throughput.py                          # mlp and transformer, eager and compiled, CPU
+    python benchmarks/ppo_throughput.py --encoders mlp --iterations 5 --device cuda \
+        --modes eager compile cudagraphs compile+cudagraphs --overrides num_envs=4096
     python benchmarks/ppo_throughput.py --overrides num_envs=1024 algo.frames_per_env=16
 """
 
@@ -25,6 +28,12 @@ from bikkle_rl.envs import BikkleConfig, dynamics
 from bikkle_rl.experiment import make_algorithm, make_collector, make_train_env, resolve_device
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
+MODES = {
+    "eager": ["compile=false", "cudagraphs=false"],
+    "compile": ["compile=true", "cudagraphs=false"],
+    "cudagraphs": ["compile=false", "cudagraphs=true"],
+    "compile+cudagraphs": ["compile=true", "cudagraphs=true"],
+}
 
 
 def train_config(encoder: str, overrides: list[str]):
@@ -114,22 +123,24 @@ def main() -> None:
     parser.add_argument("--encoders", nargs="+", default=["mlp", "transformer"])
     parser.add_argument("--iterations", type=int, default=4, help="timed collect+update iterations")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--modes", nargs="+", default=["eager", "compile"], choices=list(MODES))
     parser.add_argument("--overrides", nargs="*", default=[], help="Hydra overrides of the train config")
     args = parser.parse_args()
     device = resolve_device(args.device)
     print(f"device={device}; steps/s (environment steps), {args.iterations} timed iterations after a warm-up")
-    header = f"{'encoder':<12}{'collect':>10}{'update':>10}{'end-to-end':>12}{'bare env':>11}{'plain upd':>11}" \
-             f"{'collect/bare':>14}{'update/plain':>14}"
+    header = f"{'encoder':<12}{'mode':<19}{'collect':>10}{'update':>10}{'end-to-end':>12}{'bare env':>11}" \
+             f"{'plain upd':>11}{'collect/bare':>14}{'update/plain':>14}"
     print(header)
     for encoder in args.encoders:
-        cfg = train_config(encoder, [f"device={args.device}", *args.overrides])
-        if device.type == "cpu":
-            torch.set_num_threads(cfg.cpu_threads)
-        rates, batch, algo = pipeline_rates(cfg, device, args.iterations)
-        bare = bare_env_rate(BikkleConfig(**cfg.env), cfg.num_envs, 50, device)
-        plain = plain_update_rate(algo, batch, cfg.algo.epochs, cfg.algo.minibatches, device)
-        print(f"{encoder:<12}{rates['collect']:>10,.0f}{rates['update']:>10,.0f}{rates['end_to_end']:>12,.0f}"
-              f"{bare:>11,.0f}{plain:>11,.0f}{rates['collect'] / bare:>14.2f}{rates['update'] / plain:>14.2f}")
+        for mode in args.modes:
+            cfg = train_config(encoder, [f"device={args.device}", *MODES[mode], *args.overrides])
+            if device.type == "cpu":
+                torch.set_num_threads(cfg.cpu_threads)
+            rates, batch, algo = pipeline_rates(cfg, device, args.iterations)
+            bare = bare_env_rate(BikkleConfig(**cfg.env), cfg.num_envs, 50, device)
+            plain = plain_update_rate(algo, batch, cfg.algo.epochs, cfg.algo.minibatches, device)
+            print(f"{encoder:<12}{mode:<19}{rates['collect']:>10,.0f}{rates['update']:>10,.0f}"
+                  f"{rates['end_to_end']:>12,.0f}{bare:>11,.0f}{plain:>11,.0f}{rates['collect'] / bare:>14.2f}{rates['update'] / plain:>14.2f}")
 
 
 if __name__ == "__main__":

@@ -183,7 +183,7 @@ def test_short_sac_run_through_the_recipe_beats_random(tmp_path):
             "total_frames=8192", "algo.init_random_frames=2048", "algo.updates_per_frame=0.25",
             "algo.batch_size=128", "algo.actor_optim.lr=3e-3", "algo.critic_optim.lr=3e-3",
             "evaluation.protocol=train", "evaluation.curve_episodes=16", "evaluation.every_frames=1000000",
-            "checkpoint.every_frames=1000000",
+            "checkpoint.every_frames=1000000", "compile=false",
         ])
     with open_dict(cfg):
         cfg.logger.log_dir = str(tmp_path)

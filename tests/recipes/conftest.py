@@ -16,6 +16,7 @@ TINY = [
     "evaluation.curve_episodes=16",
     "evaluation.video=false",
     "checkpoint.every_frames=512",
+    "compile=false",  # a compile warm-up costs more than these tiny runs; one test compiles on purpose
 ]
 
 

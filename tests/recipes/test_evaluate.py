@@ -61,7 +61,8 @@ def tiny_runs(tmp_path_factory):
     """Checkpoints of two tiny training runs: an MLP agent with gaze and an MLP oracle agent without."""
     root = tmp_path_factory.mktemp("runs")
     common = ["model=mlp", "env=gaze_value", "num_envs=32", "algo.frames_per_env=16", "total_frames=512",
-              "checkpoint.every_frames=512", "evaluation.protocol=gaze-value", "evaluation.curve_episodes=8"]
+              "checkpoint.every_frames=512", "evaluation.protocol=gaze-value", "evaluation.curve_episodes=8",
+              "compile=false"]
     paths = {}
     for name, overrides in (("agent", ["gaze=correlated"]), ("oracle", ["gaze=none", "oracle=true"])):
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):

@@ -140,16 +140,24 @@ def test_learning_rate_anneals_to_zero_at_the_frame_budget_or_the_time_limit(com
     assert metrics["learning_rate"] == 0.0
 
 
-def test_compiled_update_runs_on_cpu(compose_train, tmp_path):
+def test_compiled_update_runs_on_cpu_without_recompiling_as_the_learning_rate_anneals(compose_train, tmp_path):
     cfg = compose_train(tmp_path, "compile=true", "num_envs=16", "algo.frames_per_env=8", "algo.epochs=1",
                         "algo.minibatches=1")
     device = torch.device("cpu")
     env = make_train_env(cfg, device, seed=0)
     algo = make_algorithm(cfg, env, device=device)
     before = [p.clone() for p in algo.actor.parameters()]
-    metrics = algo.update(one_batch(env, algo.actor, steps=8))
+    batch = one_batch(env, algo.actor, steps=8)
+    metrics = algo.update(batch)
     assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
     assert any(not torch.equal(a, b) for a, b in zip(before, algo.actor.parameters()))
+    # The annealed learning rate changes every update: after one recompile it is a dynamic input, so a long
+    # run stays compiled instead of recompiling per update until dynamo gives up and falls back to eager.
+    algo.update(batch, progress=0.1)
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        for progress in (0.2, 0.3, 0.4):
+            metrics = algo.update(batch, progress=progress)
+    assert metrics["learning_rate"] == pytest.approx(0.6 * cfg.algo.optim.lr)
 
 
 def test_cudagraphs_request_on_cpu_warns_and_runs_eagerly(compose_train, tmp_path):
