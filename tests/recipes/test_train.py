@@ -190,5 +190,6 @@ def test_the_ppo_mlp_experiment_sets_its_tuned_values_and_the_command_line_still
     cfg = compose_defaults("experiment=ppo_mlp", "seed=3", "algo.optim.lr=5e-4", "logger.log_dir=unused")
     assert (cfg.model.encoder, cfg.num_envs, cfg.algo.frames_per_env) == ("mlp", 2048, 8)
     assert (cfg.seed, cfg.algo.optim.lr, cfg.action_scaling) == (3, 5e-4, "full_speed")
+    assert cfg.algo.gamma == cfg.reward_norm.gamma == 0.97  # the reward normaliser discounts as the return does
     env = make_env(env_stack(cfg, num_envs=2))
     assert [t.full_speed for t in env.transform if isinstance(t, MaxNormAction)] == [True]
