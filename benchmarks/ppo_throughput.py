@@ -140,7 +140,8 @@ def main() -> None:
             bare = bare_env_rate(BikkleConfig(**cfg.env), cfg.num_envs, 50, device)
             plain = plain_update_rate(algo, batch, cfg.algo.epochs, cfg.algo.minibatches, device)
             print(f"{encoder:<12}{mode:<19}{rates['collect']:>10,.0f}{rates['update']:>10,.0f}"
-                  f"{rates['end_to_end']:>12,.0f}{bare:>11,.0f}{plain:>11,.0f}{rates['collect'] / bare:>14.2f}{rates['update'] / plain:>14.2f}")
+                  f"{rates['end_to_end']:>12,.0f}{bare:>11,.0f}{plain:>11,.0f}"
+                  f"{rates['collect'] / bare:>14.2f}{rates['update'] / plain:>14.2f}")
 
 
 if __name__ == "__main__":
