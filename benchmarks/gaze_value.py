@@ -10,6 +10,7 @@ Targets: gain / gain_max >= 0.5 with the CIs of correlated and uniform apart; th
 beats greedy (which reads no gaze); the gaze-only fine-tune raises return(correlated) with CIs apart.
 
     python benchmarks/gaze_value.py --seeds 3 --minutes 20 --jobs 2         # the full benchmark, 2 seeds at once
+    python benchmarks/gaze_value.py --seeds 1 --first-seed 2                # seed 2 alone, added to a run of 0 and 1
                                                                             # (about 4 hours on 2 cores)
     python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
         --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
@@ -101,7 +102,8 @@ def benchmark_seed(seed: int, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per run: first-seed .. first-seed + N-1")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed")
     parser.add_argument("--minutes", type=float, default=20.0, help="wall-time budget of each training run")
     parser.add_argument("--finetune-minutes", type=float, default=None, help="the fine-tune's (default --minutes)")
     parser.add_argument("--frames", type=int, default=1_000_000_000, help="frame budget of each training run")
@@ -117,7 +119,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        verdicts = list(pool.map(benchmark_seed, range(args.seeds), [args] * args.seeds))
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        verdicts = list(pool.map(benchmark_seed, seeds, [args] * args.seeds))
     evals = [json.loads(Path(v["evaluation"]).read_text()) for v in verdicts]
     print(f"\n=== across {args.seeds} seeds (interquartile mean, 95 % bootstrap CI) ===")
     print(format_gaze_value_runs(aggregate(evals)["gaze_value"]))
