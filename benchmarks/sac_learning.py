@@ -4,15 +4,13 @@ Each variant trains through the recipe's ``train(cfg, run_dir)`` (MLP model, the
 gaze mixture) for ``--frames`` env steps per seed, then its deterministic policy is evaluated on the seed
 protocol (1 pink + 1 blue, continuing, 200 steps) without gaze, beside the greedy reference. Printed: one row
 per variant with the per-seed returns, their mean and standard deviation, and the training throughput
-(env steps/s and gradient steps/s, wall time of the whole training loop, evaluation excluded). A SAC run with
-``algo.policy_average_tau`` evaluates its averaged policy and, in a second row, the trained actor it averages.
+(env steps/s and gradient steps/s, wall time of the whole training loop, evaluation excluded).
 
     python benchmarks/sac_learning.py                       # 3 seeds x 300k steps x 3 variants
     python benchmarks/sac_learning.py --jobs 2              # two runs at once, one CPU thread each
     python benchmarks/sac_learning.py --seeds 1 --frames 20000 --episodes 200     # a quick look
     python benchmarks/sac_learning.py --override algo.n_steps=5 --override reward_norm=null
     python benchmarks/sac_learning.py --variants sac-event --seeds 1 --first-seed 2     # seed 2 alone
-    python benchmarks/sac_learning.py --variants sac-uniform --override algo.policy_average_tau=0.001
 """
 
 from __future__ import annotations
@@ -73,14 +71,9 @@ def run(variant: str, seed: int, args: argparse.Namespace) -> dict:
         result = train(cfg, Path(run_dir))
         seconds = time.perf_counter() - start
         algo = result["algo"]
-        policies = {"agent": lambda env: algo.actor}
-        if getattr(algo, "trained_actor", algo.actor) is not algo.actor:  # SAC with policy_average_tau
-            policies["trained"] = lambda env: algo.trained_actor
-        table = evaluate_table(policies, env_stack(cfg), PROTOCOL, [SCENARIO], args.episodes,
-                               seed=EVALUATION_SEED_OFFSET + seed, device=cfg.device)
-    trained = table[SCENARIO].get("trained", {}).get("mean")
-    return {"return": table[SCENARIO]["agent"]["mean"], "trained_return": trained, "frames": result["frames"],
-            "seconds": seconds,
+        table = evaluate_table({"agent": lambda env: algo.actor}, env_stack(cfg), PROTOCOL, [SCENARIO],
+                               args.episodes, seed=EVALUATION_SEED_OFFSET + seed, device=cfg.device)
+    return {"return": table[SCENARIO]["agent"]["mean"], "frames": result["frames"], "seconds": seconds,
             "steps_per_s": result["frames"] / seconds, "updates_per_s": gradient_steps(algo, cfg) / seconds}
 
 
@@ -117,28 +110,23 @@ def main() -> None:
         for future in as_completed(futures):
             variant, seed = futures[future]
             result = future.result()
-            trained = "" if result["trained_return"] is None else f" (trained actor {result['trained_return']:.2f})"
-            print(f"run: {variant} seed {seed}: return {result['return']:.2f}{trained}, "
+            print(f"run: {variant} seed {seed}: return {result['return']:.2f}, "
                   f"{result['seconds'] / 60:.1f} min", flush=True)
         results = [future.result() for future in futures]
     rows = []
     for variant in args.variants:
         runs = [result for (name, _), result in zip(pairs, results) if name == variant]
-        policies = [(variant, "return")]
-        if runs[0]["trained_return"] is not None:  # the averaged policy's row, then the trained actor's
-            policies.append((f"{variant} (trained actor)", "trained_return"))
-        for label, key in policies:
-            returns = [r[key] for r in runs]
-            rows.append((
-                label,
-                " ".join(f"{x:.2f}" for x in returns),
-                f"{statistics.mean(returns):.2f}",
-                f"{statistics.stdev(returns):.2f}" if len(returns) > 1 else "-",
-                f"{statistics.mean(r['steps_per_s'] for r in runs):.0f}",
-                f"{statistics.mean(r['updates_per_s'] for r in runs):.1f}",
-                f"{statistics.mean(r['seconds'] for r in runs) / 60:.1f}",
-            ))
-            print("done:", " | ".join(rows[-1]), flush=True)
+        returns = [r["return"] for r in runs]
+        rows.append((
+            variant,
+            " ".join(f"{x:.2f}" for x in returns),
+            f"{statistics.mean(returns):.2f}",
+            f"{statistics.stdev(returns):.2f}" if len(returns) > 1 else "-",
+            f"{statistics.mean(r['steps_per_s'] for r in runs):.0f}",
+            f"{statistics.mean(r['updates_per_s'] for r in runs):.1f}",
+            f"{statistics.mean(r['seconds'] for r in runs) / 60:.1f}",
+        ))
+        print("done:", " | ".join(rows[-1]), flush=True)
     print()
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))

@@ -15,7 +15,6 @@ One collected batch ``[num_envs, frames_per_env]`` goes through three stages in 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import shutil
@@ -56,9 +55,7 @@ class SACConfig:
     :class:`~bikkle_rl.envs.transforms.MaxNormAction`) despite the entropy bonus. ``updates_per_frame`` is the
     update-to-data ratio: gradient steps per collected env frame (fractions carry over between batches). The
     first ``init_random_frames`` frames are collected with uniform random actions and trigger no update.
-    ``target_entropy`` null means ``-action_dim``. ``policy_average_tau`` set, the policy that is evaluated
-    and saved is a Polyak average of the trained actor (updated with this rate after every gradient step), which
-    smooths out the actor's chase of the critic's momentary errors; null, it is the trained actor. ``save_buffer`` writes the replay buffer under ``buffer_dir``
+    ``target_entropy`` null means ``-action_dim``. ``save_buffer`` writes the replay buffer under ``buffer_dir``
     with every checkpoint, so a resumed run continues with its data.
     """
 
@@ -72,7 +69,6 @@ class SACConfig:
     updates_per_frame: float = 0.25
     init_random_frames: int = 10_000
     tau: float = 0.005
-    policy_average_tau: float | None = None
     alpha_init: float = 0.01
     target_entropy: float | None = None
     loss_function: str = "l2"
@@ -99,9 +95,6 @@ class SACConfig:
             raise ValueError(f"algo.updates_per_frame must be > 0, got {self.updates_per_frame!r}")
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"algo.tau must lie in (0, 1], got {self.tau!r}")
-        if self.policy_average_tau is not None and not 0.0 < self.policy_average_tau <= 1.0:
-            raise ValueError(f"algo.policy_average_tau must be null or lie in (0, 1], "
-                             f"got {self.policy_average_tau!r}")
         if not self.alpha_init > 0 or not self.alpha_lr > 0:
             raise ValueError(f"algo.alpha_init and algo.alpha_lr must be > 0, got {self.alpha_init!r}, "
                              f"{self.alpha_lr!r}")
@@ -136,8 +129,7 @@ class SAC:
     ``compile`` wraps the gradient step in ``torch.compile``; ``cudagraphs`` (CUDA only) captures it in a
     ``CudaGraphModule`` with capturable optimizers. Target networks track the critics by Polyak averaging
     (``SoftUpdate``, ``tau``) after every step. The actor, critic and entropy coefficient have separate Adam
-    optimizers, as in torchrl's SAC recipe. ``actor`` is the policy that is evaluated and saved: the trained
-    actor, or with ``policy_average_tau`` its Polyak average; the collector always runs the trained actor.
+    optimizers, as in torchrl's SAC recipe.
 
     The actor is always a tanh-squashed Gaussian with a state-dependent scale: SAC's entropy term and
     reparametrised actions need a bounded, state-conditioned distribution (a clipped Gaussian, the MLP's PPO
@@ -148,14 +140,11 @@ class SAC:
                  compile: bool = False, cudagraphs: bool = False):
         self.cfg = cfg
         model_cfg = sac_actor_config(model_cfg)
-        self.trained_actor = make_actor(model_cfg, env).to(device)
-        self.actor = self.trained_actor
-        if cfg.policy_average_tau is not None:
-            self.actor = copy.deepcopy(self.trained_actor).requires_grad_(False)
+        self.actor = make_actor(model_cfg, env).to(device)
         critics = [make_q(model_cfg, env).to(device) for _ in range(2)]  # independently initialised twins
         action_dim = env.action_spec_unbatched.shape[-1]
         self.loss = SACLoss(
-            actor_network=self.trained_actor,
+            actor_network=self.actor,
             qvalue_network=critics,
             num_qvalue_nets=2,
             loss_function=cfg.loss_function,
@@ -241,24 +230,16 @@ class SAC:
         for _ in range(steps):
             records.append(self._step(self.buffer.sample()))
             self.target_update.step()
-            self._average_policy()
         self.updates_done += steps
         if records:
             metrics |= {key: value.mean().item() for key, value in torch.stack(records).items()}
         metrics["updates"] = float(steps)
         return metrics
 
-    @torch.no_grad()
-    def _average_policy(self) -> None:
-        """Moves the averaged policy ``policy_average_tau`` of the way toward the trained actor."""
-        if self.actor is not self.trained_actor:
-            for averaged, trained in zip(self.actor.parameters(), self.trained_actor.parameters(), strict=True):
-                averaged.lerp_(trained, self.cfg.policy_average_tau)
-
     @property
     def collection_policy(self):
-        """The policy the collector runs (samples actions): the trained actor."""
-        return self.trained_actor
+        """The policy the collector runs (samples actions)."""
+        return self.actor
 
     @property
     def init_random_frames(self) -> int:
@@ -288,9 +269,8 @@ class SAC:
 
     def state_dict(self) -> dict:
         """Networks, target networks, log-alpha, optimizers and counters; with ``save_buffer`` also the path
-        of a replay-buffer snapshot written now. ``actor`` holds the evaluated policy's weights (the averaged
-        policy's, if any; the trained actor's are in ``loss``) under the entry every algorithm's checkpoint has
-        (what ``load_agent`` reads)."""
+        of a replay-buffer snapshot written now. ``actor`` repeats the policy's weights under the entry every
+        algorithm's checkpoint has (what ``load_agent`` reads)."""
         return {
             "actor": self.actor.state_dict(),
             "loss": self.loss.state_dict(),
@@ -304,10 +284,9 @@ class SAC:
         }
 
     def load_weights(self, state: dict) -> None:
-        """Network weights (actor, critics and their targets, log-alpha, the averaged policy) only; optimizers,
-        counters and the buffer start fresh (``init_from``)."""
+        """Network weights (actor, critics and their targets, log-alpha) only; optimizers, counters and the
+        buffer start fresh (``init_from``)."""
         self.loss.load_state_dict(state["loss"])
-        self.actor.load_state_dict(state["actor"])
 
     def load_state_dict(self, state: dict) -> None:
         """Everything :meth:`state_dict` saved; the buffer snapshot too when it still exists (else a warning

@@ -111,28 +111,6 @@ def test_learning_rates_anneal_along_the_run_where_configured():
     assert sac.actor_optimizer.param_groups[0]["lr"] == 0.0
 
 
-def test_the_averaged_policy_moves_toward_the_trained_actor_at_its_rate_and_is_what_is_saved():
-    env = small_env(4)
-    sac = small_sac(env, policy_average_tau=0.1, updates_per_frame=1 / 32)  # one gradient step per 32 frames
-    assert sac.collection_policy is sac.trained_actor is not sac.actor
-    before = [p.detach().clone() for p in sac.actor.parameters()]
-    assert all(torch.equal(a, t) for a, t in zip(before, sac.trained_actor.parameters()))
-    assert sac.update(rollout(env, sac.collection_policy))["updates"] == 1.0
-    trained = [p.detach() for p in sac.trained_actor.parameters()]
-    assert any(not torch.equal(a, t) for a, t in zip(before, trained))
-    for old, new, target in zip(before, sac.actor.parameters(), trained):
-        torch.testing.assert_close(new, old + 0.1 * (target - old))
-        assert not new.requires_grad
-
-    state = sac.state_dict()
-    assert all(torch.equal(state["actor"][k], v) for k, v in sac.actor.state_dict().items())
-    restored = small_sac(env, seed=1, policy_average_tau=0.1)
-    restored.load_state_dict(state)
-    for pair in (zip(sac.actor.parameters(), restored.actor.parameters()),
-                 zip(sac.trained_actor.parameters(), restored.trained_actor.parameters())):
-        assert all(torch.equal(a, b) for a, b in pair)
-
-
 def test_stored_transitions_keep_only_what_the_loss_reads():
     env = small_env(4)
     sac = small_sac(env)
@@ -177,7 +155,6 @@ def test_checkpoint_round_trip_restores_networks_counters_and_buffer(tmp_path):
     ({"gamma": 0.0}, "gamma"),
     ({"updates_per_frame": 0}, "updates_per_frame"),
     ({"tau": 1.5}, "tau"),
-    ({"policy_average_tau": 0.0}, "policy_average_tau"),
     ({"loss_function": "huber"}, "loss_function"),
     ({"batch_size": 512, "replay": {"size": 100}}, "replay.size"),
     ({"replay": {"kind": "per"}}, "replay.kind"),
