@@ -10,14 +10,16 @@ Targets: gain / gain_max >= 0.5 with the CIs of correlated and uniform apart; th
 beats greedy (which reads no gaze); the gaze-only fine-tune raises return(correlated) with CIs apart.
 
     python benchmarks/gaze_value.py --seeds 3 --minutes 20 --jobs 2         # the full benchmark, 2 seeds at once
-    python benchmarks/gaze_value.py --seeds 1 --first-seed 2                # seed 2 alone, added to a run of 0 and 1
-                                                                            # (about 4 hours on 2 cores)
+                                                                            # (about 3 hours on 2 cores)
+    python benchmarks/gaze_value.py --seeds 2 --minutes 20 --jobs 2         # in two sittings: seeds 0 and 1, then
+    python benchmarks/gaze_value.py --seeds 1 --first-seed 2 --minutes 20   # seed 2, then all three together:
+    bikkle-aggregate outputs/benchmarks/gaze_value/seed_*/evaluation
     python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
         --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
 
-On 2 CPU cores a transformer agent needs about 20 minutes (2.5 M steps) on this arena before it follows gaze;
-after 8 minutes neither it nor the oracle agent plays the arena well enough for the gain to mean anything. An
-MLP did not learn to use gaze here in 10 minutes, hence the transformer default.
+On 2 CPU cores a transformer agent needs about 20 minutes on this arena before it follows gaze; after 10 minutes
+(compiled, 2.4 M steps) it plays the arena but barely reads gaze yet. An MLP did not learn to use gaze here in
+10 minutes, hence the transformer default.
 """
 
 from __future__ import annotations
