@@ -7,7 +7,9 @@ Per seed, on the 3 pink + 3 blue arena (only gaze tells which pink is high-value
 3. train an agent without gaze, fine-tune only its gaze parameters on correlated gaze, evaluate before/after.
 
 Targets: gain / gain_max >= 0.5 with the CIs of correlated and uniform apart; the agent (with correlated gaze)
-beats greedy (which reads no gaze); the gaze-only fine-tune raises return(correlated) with CIs apart.
+beats greedy (which reads no gaze); the gaze-only fine-tune raises return(correlated) with CIs apart. Read the
+fraction beside the agent's return without gaze, also printed: an agent trained on correlated gaze alone can
+lean on it entirely, score far below greedy without it, and so inflate gain and gain_max alike.
 
     python benchmarks/gaze_value.py --seeds 3 --minutes 20 --jobs 2         # the full benchmark, 2 seeds at once
                                                                             # (about 3 hours on 2 cores)
@@ -91,6 +93,8 @@ def benchmark_seed(seed: int, args: argparse.Namespace) -> dict:
     fraction = value["fraction"]["value"]
     print(f"fraction  {fraction:6.2f}   CIs of correlated and uniform {'apart' if value['separated'] else 'overlap'}")
     print(f"agent (correlated gaze) {ci(agent_cell)}   greedy (no gaze) {ci(greedy_cell)}")
+    print(f"agent without gaze {ci(evaluation['results']['none']['agent'])}   greedy-gaze (correlated gaze) "
+          f"{ci(evaluation['results']['correlated']['greedy-gaze'])}")
     print(f"gaze-only fine-tune, return(correlated): before {ci(before)}  after {ci(after)}")
     return {
         "seed": seed,
