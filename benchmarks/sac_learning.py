@@ -11,6 +11,7 @@ per variant with the per-seed returns, their mean and standard deviation, and th
     python benchmarks/sac_learning.py --seeds 1 --frames 20000 --episodes 200     # a quick look
     python benchmarks/sac_learning.py --override algo.n_steps=5 --override reward_norm=null
     python benchmarks/sac_learning.py --variants sac-event --seeds 1 --first-seed 2     # seed 2 alone
+    python benchmarks/sac_learning.py --variants sac-uniform --override env.episode_mode=continuing
 """
 
 from __future__ import annotations

@@ -78,6 +78,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     curve = LearningCurve(make_env(curve_stack), seed=cfg.seed + EVALUATION_SEED_OFFSET,
                           every_frames=cfg.evaluation.every_frames)
     last_checkpoint = frames
+    train_return = float("nan")  # the last ended episode's: in continuing mode most batches end none
     start = last = time.perf_counter()
 
     with TrainingProgress(cfg.total_frames, initial_steps=frames) as progress:
@@ -94,7 +95,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
                 metrics["eval/return"] = eval_return
             logger.log(metrics, step=frames)
             elapsed, last = time.perf_counter() - start, time.perf_counter()
-            shown = {"train_return": metrics.get("episode/return", float("nan")), "eval_return": curve.latest}
+            train_return = metrics.get("episode/return", train_return)
+            shown = {"train_return": train_return, "eval_return": curve.latest}
             if cfg.time_limit_minutes:  # the bar's own estimate counts toward a frame budget the limit cuts short
                 shown["min_left"] = max(cfg.time_limit_minutes - elapsed / 60, 0.0)
             progress.update(batch.numel(), shown)

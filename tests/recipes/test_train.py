@@ -186,6 +186,13 @@ def test_the_algorithm_sets_the_env_defaults_and_the_run_overrides(compose_defau
     assert env.batch_size == (8,) and env.action_spec.space.high.eq(1.5).all()
 
 
+def test_the_sac_mlp_experiment_trains_sac_in_continuing_mode(compose_defaults):
+    cfg = compose_defaults("experiment=sac_mlp", "algo.replay.kind=uniform", "logger.log_dir=unused")
+    assert (cfg.algo.name, cfg.model.encoder, cfg.algo.replay.kind, cfg.num_envs) == ("sac", "mlp", "uniform", 64)
+    env = make_env(env_stack(cfg, num_envs=2))
+    assert env.base_env.config.episode_mode == "continuing"
+
+
 def test_the_ppo_mlp_experiment_sets_its_tuned_values_and_the_command_line_still_wins(compose_defaults):
     cfg = compose_defaults("experiment=ppo_mlp", "seed=3", "algo.optim.lr=5e-4", "logger.log_dir=unused")
     assert (cfg.model.encoder, cfg.num_envs, cfg.algo.frames_per_env) == ("mlp", 2048, 8)
