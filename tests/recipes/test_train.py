@@ -187,7 +187,7 @@ def test_the_algorithm_sets_the_env_defaults_and_the_run_overrides(compose_defau
 
 
 def test_the_sac_mlp_experiment_trains_sac_in_continuing_mode(compose_defaults):
-    cfg = compose_defaults("experiment=sac_mlp", "algo.replay.kind=uniform", "logger.log_dir=unused")
+    cfg = compose_defaults("experiment=sac_mlp", "logger.log_dir=unused")
     assert (cfg.algo.name, cfg.model.encoder, cfg.algo.replay.kind, cfg.num_envs) == ("sac", "mlp", "uniform", 64)
     env = make_env(env_stack(cfg, num_envs=2))
     assert env.base_env.config.episode_mode == "continuing"
