@@ -123,6 +123,9 @@ def main() -> None:
     parser.add_argument("--train-override", nargs="*", default=[], help="extra train config overrides (key=value)")
     parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/gaze_value"))
     args = parser.parse_args()
+    for name, least in (("seeds", 1), ("first_seed", 0), ("jobs", 1)):
+        if getattr(args, name) < least:
+            parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {getattr(args, name)}")
 
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         seeds = range(args.first_seed, args.first_seed + args.seeds)

@@ -97,8 +97,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs at once, each in its own process with cpu_count / jobs torch threads")
     args = parser.parse_args()
-    if args.jobs < 1:
-        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    for name, least in (("seeds", 1), ("first_seed", 0), ("jobs", 1)):
+        if getattr(args, name) < least:
+            parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {getattr(args, name)}")
     args.override = [f"cpu_threads={max(1, (os.cpu_count() or 1) // args.jobs)}", *args.override]
 
     print(f"seed protocol, no gaze, {args.frames} env steps, {args.seeds} seeds, {args.episodes} episodes, "
