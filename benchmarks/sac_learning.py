@@ -1,7 +1,7 @@
 """SAC (uniform and event-priority replay) against PPO at equal environment steps, on SPEC's seed protocol.
 
 Each variant trains through the recipe's ``train(cfg, run_dir)`` (MLP model, the recipe's training arena and
-gaze mixture) for ``--frames`` env steps per seed, then its deterministic policy is evaluated on the seed
+gaze mixture; SAC as ``experiment=sac_mlp``, in continuing mode) for ``--frames`` env steps per seed, then its deterministic policy is evaluated on the seed
 protocol (1 pink + 1 blue, continuing, 200 steps) without gaze, beside the greedy reference. Printed: one row
 per variant with the per-seed returns, their mean and standard deviation, and the training throughput
 (env steps/s and gradient steps/s, wall time of the whole training loop, evaluation excluded).
@@ -11,7 +11,7 @@ per variant with the per-seed returns, their mean and standard deviation, and th
     python benchmarks/sac_learning.py --seeds 1 --frames 20000 --episodes 200     # a quick look
     python benchmarks/sac_learning.py --override algo.n_steps=5 --override reward_norm=null
     python benchmarks/sac_learning.py --variants sac-event --seeds 1 --first-seed 2     # seed 2 alone
-    python benchmarks/sac_learning.py --variants sac-uniform --override env.episode_mode=continuing
+    python benchmarks/sac_learning.py --variants sac-uniform --override env.episode_mode=episodic
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ from recipes.train import train
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 VARIANTS = {
-    "sac-uniform": ["algo=sac", "algo.replay.kind=uniform"],
-    "sac-event": ["algo=sac", "algo.replay.kind=event"],
+    "sac-uniform": ["experiment=sac_mlp", "algo.replay.kind=uniform"],
+    "sac-event": ["experiment=sac_mlp", "algo.replay.kind=event"],
     "ppo": ["algo=ppo"],
 }
-"""Each runs compiled (the recipe's default): SAC's gradient step is hundreds of small ops, about 1.6 x faster."""
+"""SAC trains as its preset does (continuing mode), PPO as its defaults do (episodic). Each runs compiled (the
+recipe's default): SAC's gradient step is hundreds of small ops, about 1.6 x faster."""
 PROTOCOL, SCENARIO = "seed", "none"
 
 
