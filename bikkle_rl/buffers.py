@@ -46,7 +46,7 @@ class ReplayConfig:
     plus ``event_size`` events, batches hold at least ``event_fraction`` events).
     """
 
-    kind: str = "event"
+    kind: str = "uniform"
     size: int = 500_000
     event_fraction: float = 0.25
     event_size: int = 100_000
