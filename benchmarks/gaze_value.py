@@ -9,7 +9,8 @@ Per seed, on the 3 pink + 3 blue arena (only gaze tells which pink is high-value
 Targets: gain / gain_max >= 0.5 with the CIs of correlated and uniform apart; the agent (with correlated gaze)
 beats greedy (which reads no gaze); the gaze-only fine-tune raises return(correlated) with CIs apart. Read the
 fraction beside the agent's return without gaze, also printed: an agent trained on correlated gaze alone can
-lean on it entirely, score far below greedy without it, and so inflate gain and gain_max alike.
+lean on it entirely, score far below greedy without it, and so inflate gain and gain_max alike. Each seed's
+``learning_curves.png`` shows the three trained agents' returns under correlated gaze along training, with greedy.
 
     python benchmarks/gaze_value.py --seeds 3 --minutes 20 --jobs 2         # the full benchmark, 2 seeds at once
                                                                             # (about 3 hours on 2 cores)
@@ -35,6 +36,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from bikkle_rl.evaluation.aggregate import aggregate, format_gaze_value_runs
+from bikkle_rl.evaluation.curves import plot_learning_curves
 from recipes.evaluate import run_evaluation
 from recipes.finetune_gaze import run_finetune
 from recipes.train import train
@@ -52,14 +54,15 @@ def compose_config(name: str, overrides: list[str]):
         return compose(name, overrides=overrides)
 
 
-def train_agent(run_dir: Path, seed: int, gaze_overrides: list[str], args: argparse.Namespace) -> Path:
-    """Trains one agent on the gaze-value arena for the time budget; returns its final checkpoint."""
+def train_agent(run_dir: Path, seed: int, gaze_overrides: list[str], args: argparse.Namespace) -> tuple[Path, list]:
+    """Trains one agent on the gaze-value arena for the time budget; returns its final checkpoint and its
+    learning curve (return under correlated gaze, the first evaluation scenario)."""
     overrides = ["env=gaze_value", *HOLD_GAZE, f"model={args.model}", f"seed={seed}", f"device={args.device}",
                  f"cpu_threads={args.threads}", f"total_frames={args.frames}", f"time_limit_minutes={args.minutes}",
                  f"evaluation.protocol={PROTOCOL}", f"logger.log_dir={run_dir}", *gaze_overrides,
                  *args.train_override]
-    train(compose_config("train", overrides), run_dir)
-    return run_dir / "final.pt"
+    run = train(compose_config("train", overrides), run_dir)
+    return run_dir / "final.pt", run["history"]
 
 
 def ci(summary: dict, key: str = "mean") -> str:
@@ -69,8 +72,11 @@ def ci(summary: dict, key: str = "mean") -> str:
 def benchmark_seed(seed: int, args: argparse.Namespace) -> dict:
     """Runs the three experiments of one seed; returns their verdicts and the eval.json paths."""
     root = args.out / f"seed_{seed}"
-    agent = train_agent(root / "correlated", seed, ["gaze=correlated"], args)
-    oracle = train_agent(root / "oracle", seed, ["gaze=none", "oracle=true"], args) if args.oracle == "agent" else None
+    curves: dict[str, list] = {}
+    agent, curves["trained on correlated gaze"] = train_agent(root / "correlated", seed, ["gaze=correlated"], args)
+    oracle = None
+    if args.oracle == "agent":
+        oracle, curves["oracle agent"] = train_agent(root / "oracle", seed, ["gaze=none", "oracle=true"], args)
     evaluation = run_evaluation(compose_config("evaluate", [
         f"checkpoint={agent}", f"oracle_checkpoint={oracle or 'null'}", f"protocol={PROTOCOL}",
         f"scenarios=[{','.join(SCENARIOS)}]", f"episodes={args.episodes}", "references=[greedy,greedy-gaze]",
@@ -79,7 +85,9 @@ def benchmark_seed(seed: int, args: argparse.Namespace) -> dict:
     value = evaluation["gaze_value"]
     agent_cell, greedy_cell = (evaluation["results"]["correlated"][name] for name in ("agent", "greedy"))
 
-    no_gaze = train_agent(root / "no_gaze", seed, ["gaze=none"], args)
+    no_gaze, curves["trained without gaze"] = train_agent(root / "no_gaze", seed, ["gaze=none"], args)
+    plot_learning_curves(curves, root / "learning_curves.png", reference=greedy_cell["mean"],
+                         title=f"seed {seed}: agents trained on the gaze-value arena, evaluated under correlated gaze")
     finetune = run_finetune(compose_config("finetune_gaze", [
         f"checkpoint={no_gaze}", "gaze=correlated", "freeze=true", f"total_frames={args.frames}",
         f"time_limit_minutes={args.finetune_minutes or args.minutes}", f"seed={seed}", f"device={args.device}",
@@ -96,6 +104,7 @@ def benchmark_seed(seed: int, args: argparse.Namespace) -> dict:
     print(f"agent without gaze {ci(evaluation['results']['none']['agent'])}   greedy-gaze (correlated gaze) "
           f"{ci(evaluation['results']['correlated']['greedy-gaze'])}")
     print(f"gaze-only fine-tune, return(correlated): before {ci(before)}  after {ci(after)}")
+    print(f"learning curves: {root / 'learning_curves.png'}")
     return {
         "seed": seed,
         "captures_half": fraction >= 0.5 and value["separated"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -51,18 +52,25 @@ class LearningCurve:
 def plot_learning_curve(rows: list[dict], path: str | Path, reference: float | None = None,
                         reference_label: str = "greedy") -> Path:
     """Two panels from ``rows`` ``{frames, seconds, return}``: return vs steps and return vs minutes."""
+    return plot_learning_curves({"agent": rows}, path, reference, reference_label)
+
+
+def plot_learning_curves(curves: Mapping[str, list[dict]], path: str | Path, reference: float | None = None,
+                         reference_label: str = "greedy", title: str | None = None) -> Path:
+    """Several runs' curves by label, in the two panels of :func:`plot_learning_curve`."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-    frames = [row["frames"] for row in rows]
-    minutes = [row["seconds"] / 60 for row in rows]
-    returns = [row["return"] for row in rows]
-    for ax, xs, label in ((axes[0], frames, "environment steps"), (axes[1], minutes, "wall time (minutes)")):
-        ax.plot(xs, returns, marker=".", linewidth=1.2, label="agent")
+    for ax, key, label in ((axes[0], "frames", "environment steps"), (axes[1], "seconds", "wall time (minutes)")):
+        for name, rows in curves.items():
+            xs = [row[key] / (60 if key == "seconds" else 1) for row in rows]
+            ax.plot(xs, [row["return"] for row in rows], marker=".", linewidth=1.2, label=name)
         if reference is not None:
             ax.axhline(reference, color="grey", linestyle="--", linewidth=1, label=reference_label)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("evaluation return")
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
