@@ -21,9 +21,10 @@ with: the oracle agent, trained without gaze, is misled by gaze it never saw), w
     python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
         --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
 
-On 2 CPU cores a transformer agent needs about 20 minutes on this arena before it follows gaze; after 10 minutes
-(compiled, 2.4 M steps) it plays the arena but barely reads gaze yet. An MLP did not learn to use gaze here in
-10 minutes, hence the transformer default.
+On 2 CPU cores a 20-minute transformer run gets about 8 M steps on this arena. Trained in continuing mode (the
+arena's setting), the agent plays at greedy's level by then but reads gaze only a little (0.4-0.6 over uniform
+gaze, seeds 0 / 1), where the oracle agent is 2.2-2.7 above the agent without gaze. An MLP did not learn to use
+gaze here in 10 minutes, hence the transformer default.
 """
 
 from __future__ import annotations
