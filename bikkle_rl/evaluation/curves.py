@@ -59,9 +59,10 @@ def plot_learning_curves(curves: Mapping[str, list[dict]], path: str | Path, ref
                          reference_label: str = "greedy", title: str | None = None) -> Path:
     """Several runs' curves by label, in the two panels of :func:`plot_learning_curve`."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-    for ax, key, label in ((axes[0], "frames", "environment steps"), (axes[1], "seconds", "wall time (minutes)")):
+    panels = ((axes[0], "frames", 1, "environment steps"), (axes[1], "seconds", 60, "wall time (minutes)"))
+    for ax, key, scale, label in panels:
         for name, rows in curves.items():
-            xs = [row[key] / (60 if key == "seconds" else 1) for row in rows]
+            xs = [row[key] / scale for row in rows]
             ax.plot(xs, [row["return"] for row in rows], marker=".", linewidth=1.2, label=name)
         if reference is not None:
             ax.axhline(reference, color="grey", linestyle="--", linewidth=1, label=reference_label)
