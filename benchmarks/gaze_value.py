@@ -8,10 +8,12 @@ Per seed, on the 3 pink + 3 blue arena (only gaze tells which pink is high-value
 
 Targets: gain / gain_max >= 0.5 with the CIs of correlated and uniform apart; the agent (with correlated gaze)
 beats greedy (which reads no gaze); the gaze-only fine-tune raises return(correlated) with CIs apart. Read the
-fraction beside the agent's return without gaze, also printed: an agent trained on correlated gaze alone can
-lean on it entirely, score far below greedy without it, and so inflate gain and gain_max alike. Each seed's
-``learning_curves.png`` shows the three trained agents' returns along training (each under the gaze it trains
-with: the oracle agent, trained without gaze, is misled by gaze it never saw), with greedy.
+fraction beside the agent's return without gaze, also printed: an agent trained on correlated gaze alone can lean
+on it entirely, score far below greedy without it, and so inflate gain and gain_max alike. Read the fine-tune
+beside its return under uniform gaze, also printed: a no-gaze agent is misled by gaze it never saw, and a
+fine-tune that only teaches it to ignore gaze raises both. Each seed's ``learning_curves.png`` shows the three
+trained agents' returns along training (each under the gaze it trains with: the oracle agent, trained without
+gaze, is misled by gaze it never saw), with greedy.
 
     python benchmarks/gaze_value.py --seeds 3 --minutes 20 --jobs 2         # the full benchmark, 2 seeds at once
                                                                             # (about 3 hours on 2 cores)
@@ -94,9 +96,10 @@ def benchmark_seed(seed: int, args: argparse.Namespace) -> dict:
     finetune = run_finetune(compose_config("finetune_gaze", [
         f"checkpoint={no_gaze}", "gaze=correlated", "freeze=true", f"total_frames={args.frames}",
         f"time_limit_minutes={args.finetune_minutes or args.minutes}", f"seed={seed}", f"device={args.device}",
-        f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}", "evaluation.scenarios=[correlated]",
+        f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}", "evaluation.scenarios=[correlated,uniform]",
         f"evaluation.episodes={args.episodes}", "evaluation.references=[]", f"out_dir={root / 'finetune'}"]))
     before, after = (finetune["results"]["correlated"][when] for when in ("before", "after"))
+    uniform_before, uniform_after = (finetune["results"]["uniform"][when] for when in ("before", "after"))
 
     print(f"\n=== seed {seed} ===")
     print(f"gain      {ci({**value['gain'], 'mean': value['gain']['value']})}    "
@@ -107,6 +110,7 @@ def benchmark_seed(seed: int, args: argparse.Namespace) -> dict:
     print(f"agent without gaze {ci(evaluation['results']['none']['agent'])}   greedy-gaze (correlated gaze) "
           f"{ci(evaluation['results']['correlated']['greedy-gaze'])}")
     print(f"gaze-only fine-tune, return(correlated): before {ci(before)}  after {ci(after)}")
+    print(f"             the same under uniform gaze: before {ci(uniform_before)}  after {ci(uniform_after)}")
     print(f"learning curves: {root / 'learning_curves.png'}")
     return {
         "seed": seed,
