@@ -1,10 +1,11 @@
 """SAC (uniform and event-priority replay) against PPO at equal environment steps, on SPEC's seed protocol.
 
 Each variant trains through the recipe's ``train(cfg, run_dir)`` (MLP model, the recipe's training arena and
-gaze mixture; SAC as ``experiment=sac_mlp``, in continuing mode) for ``--frames`` env steps per seed, then its deterministic policy is evaluated on the seed
-protocol (1 pink + 1 blue, continuing, 200 steps) without gaze, beside the greedy reference. Printed: one row
-per variant with the per-seed returns, their mean and standard deviation, and the training throughput
-(env steps/s and gradient steps/s, wall time of the whole training loop, evaluation excluded).
+gaze mixture; SAC as ``experiment=sac_mlp``, in continuing mode) for ``--frames`` env steps per seed, then its
+deterministic policy is evaluated on the seed protocol (1 pink + 1 blue, continuing, 200 steps) without gaze,
+beside the greedy reference. Printed: one row per variant with the per-seed returns, their mean and standard
+deviation, and the training throughput (env steps/s and gradient steps/s, wall time of the whole training loop,
+evaluation excluded).
 
     python benchmarks/sac_learning.py                       # 3 seeds x 300k steps x 3 variants
     python benchmarks/sac_learning.py --jobs 2              # two runs at once, one CPU thread each
