@@ -47,7 +47,7 @@ from bikkle_rl.envs.transforms import (
     SortPellets,
     Tokenize,
 )
-from bikkle_rl.envs.transforms.gaze_injection import AVAILABILITIES
+from bikkle_rl.envs.transforms.gaze_injection import AVAILABILITIES, availability_range
 from bikkle_rl.gaze import make_gaze_source
 
 PRESETS: dict[str, tuple[dict[str, Any], ...]] = {
@@ -88,7 +88,7 @@ class GazeConfig:
     """How gaze is injected: the source by name with its ``options``, and ``GazeInjection``'s arguments."""
 
     source: str = "correlated"
-    p_valid: float | None = None
+    p_valid: float | list[float] | None = None  # a [low, high] range draws a rate per arena and episode
     availability: str = "step"
     hold: bool = False
     max_age: int = 10
@@ -97,8 +97,12 @@ class GazeConfig:
     def __post_init__(self) -> None:
         if self.availability not in AVAILABILITIES:
             raise ValueError(f"gaze.availability must be one of {AVAILABILITIES}, got {self.availability!r}")
-        if self.p_valid is not None and not 0 <= self.p_valid <= 1:
-            raise ValueError(f"gaze.p_valid must be in [0, 1] or null, got {self.p_valid!r}")
+        if self.p_valid is not None:
+            self.p_valid = plain_config(self.p_valid)
+            try:
+                availability_range(self.p_valid)
+            except ValueError as error:
+                raise ValueError(f"gaze.{error} (or null)") from None
         make_gaze_source(self.source, **self.options)  # fails early on an unknown source or option
 
     @classmethod

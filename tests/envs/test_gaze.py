@@ -97,6 +97,24 @@ def test_episode_availability_is_constant_within_each_episode():
     check_env_specs(env)
 
 
+def test_a_p_valid_range_draws_one_rate_per_arena_and_episode():
+    gaze = GazeInjection(CorrelatedGaze(), p_valid=[0.2, 0.8], seed=0)
+    assert gaze.p_valid == (0.2, 0.8)
+    env = TransformedEnv(BikkleEnv(num_envs=400, seed=0, episode_mode="continuing", max_steps=100), gaze)
+    rates = env.rollout(100, break_when_any_done=False)["next", "gaze_valid"][..., 0].float().mean(1)
+    # each arena's rate is uniform on [0.2, 0.8]: its 100-step frequency spreads far wider than one rate's (0.05)
+    assert abs(rates.mean() - 0.5) < 0.03
+    assert 0.15 < rates.std() < 0.22
+    assert rates.min() > 0.05 and rates.max() < 0.95
+    assert torch.allclose(gaze._rate[:, 0].sort().values, torch.linspace(0.2, 0.8, 400), atol=0.06)
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, [0.8, 0.2], [0.1], [0.1, 0.2, 0.3], "often"])
+def test_bad_p_valid_is_rejected_by_name(bad):
+    with pytest.raises(ValueError, match="p_valid"):
+        GazeInjection(CorrelatedGaze(), p_valid=bad)
+
+
 class ScriptedGaze(GazeSource):
     """Valid on the listed steps of each arena's episode, at x = step / 100: a minimal stateful source."""
 

@@ -78,6 +78,15 @@ def test_gaze_options_reach_the_source_and_mixtures_build():
     check_env_specs(env)
 
 
+def test_a_yaml_p_valid_range_reaches_the_injection_and_bad_ones_fail_early():
+    env = make_env(OmegaConf.create({"stack": "transformer", "gaze": {"source": "correlated", "p_valid": [0.25, 1]}}))
+    gaze = next(t for t in env.transform if isinstance(t, GazeInjection))
+    assert gaze.p_valid == (0.25, 1.0)
+    check_env_specs(env)
+    with pytest.raises(ValueError, match=r"gaze\.p_valid must lie in \[0, 1\]"):
+        GazeConfig(p_valid=[1.0, 0.25])
+
+
 def test_config_forms_and_overrides():
     yaml = OmegaConf.create({"env": {"num_pink": 2}, "num_envs": 2, "stack": "cnn", "gaze": {"source": "none"}})
     assert make_env(yaml, num_envs=5).batch_size == (5,)

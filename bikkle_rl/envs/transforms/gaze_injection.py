@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from tensordict import TensorDictBase
 from torchrl.data import Binary, Bounded, Composite
@@ -10,6 +12,19 @@ from torchrl.envs.transforms import Transform
 from bikkle_rl.gaze.source import GazeSource, observation_device, where_rows
 
 AVAILABILITIES = ("step", "episode")
+
+PValid = float | tuple[float, float]
+
+
+def availability_range(p_valid: float | Sequence[float]) -> tuple[float, float]:
+    """``(low, high)`` from one availability probability or a ``[low, high]`` range, checked to lie in [0, 1]."""
+    bounds = (p_valid, p_valid) if isinstance(p_valid, (int, float)) else tuple(p_valid)
+    if len(bounds) != 2 or not all(isinstance(b, (int, float)) for b in bounds):
+        raise ValueError(f"p_valid must be a probability or a [low, high] pair, got {p_valid!r}")
+    low, high = float(bounds[0]), float(bounds[1])
+    if not 0 <= low <= high <= 1:
+        raise ValueError(f"p_valid must lie in [0, 1] (as low <= high for a range), got {p_valid!r}")
+    return low, high
 
 
 def _same_device(a: torch.device, b: torch.device) -> bool:
@@ -22,7 +37,9 @@ class GazeInjection(Transform):
     The source says where the eye is and whether its tracker has it; on top of that the gaze is *available*
     with probability ``p_valid``, drawn every step (``availability="step"``, the original) or once per episode
     (``"episode"``: an arena either has gaze for the whole episode or not at all). ``gaze`` reads zero where it
-    is not valid.
+    is not valid. ``p_valid`` may also be a ``[low, high]`` range: each arena then draws its own rate uniformly
+    from it at every reset, so an agent trained on a range sees gaze that is rarely and often fresh (and learns
+    what a held gaze of each age is worth) while it is evaluated at one rate.
 
     With ``hold=True`` the last valid gaze is kept and exposed with its age (steps since it was sampled,
     0 when fresh) while the age is at most ``max_age``, so a memoryless policy can use a gaze seen a few steps
@@ -33,7 +50,8 @@ class GazeInjection(Transform):
 
     Args:
         source: a :class:`~bikkle_rl.gaze.GazeSource` (see :func:`~bikkle_rl.gaze.make_gaze_source`).
-        p_valid: availability probability; None takes ``source.default_p_valid`` (0.25 for synthetic sources
+        p_valid: availability probability, or a ``[low, high]`` range of them drawn per arena and episode; None
+            takes ``source.default_p_valid`` (0.25 for synthetic sources
             as in the original, 1.0 for ``oracle`` and ``realistic`` which model validity themselves).
         availability: ``"step"`` or ``"episode"``.
         hold: keep the last valid gaze and expose ``gaze_age``.
@@ -49,13 +67,10 @@ class GazeInjection(Transform):
         torch.Size([4, 1])
     """
 
-    def __init__(self, source: GazeSource, p_valid: float | None = None, availability: str = "step",
+    def __init__(self, source: GazeSource, p_valid: PValid | None = None, availability: str = "step",
                  hold: bool = False, max_age: int = 10, seed: int | None = None):
         if not isinstance(source, GazeSource):
             raise TypeError(f"source must be a GazeSource, got {type(source).__name__}")
-        p_valid = source.default_p_valid if p_valid is None else float(p_valid)
-        if not 0 <= p_valid <= 1:
-            raise ValueError(f"p_valid must be in [0, 1], got {p_valid!r}")
         if availability not in AVAILABILITIES:
             raise ValueError(f"availability must be one of {AVAILABILITIES}, got {availability!r}")
         if int(max_age) < 0:
@@ -63,7 +78,7 @@ class GazeInjection(Transform):
         out_keys = ["gaze", "gaze_valid"] + (["gaze_age"] if hold else [])
         super().__init__(in_keys=[], out_keys=out_keys)
         self.source = source
-        self.p_valid = p_valid
+        self.p_valid = source.default_p_valid if p_valid is None else p_valid
         self.availability = availability
         self.hold = bool(hold)
         self.max_age = int(max_age) if hold else 0
@@ -72,6 +87,17 @@ class GazeInjection(Transform):
         self._gaze: torch.Tensor | None = None  # [N, 2] last fresh-or-held gaze
         self._age: torch.Tensor | None = None  # [N, 1] long, steps since _gaze was sampled
         self._available: torch.Tensor | None = None  # [N, 1] bool, per-episode availability
+        self._rate: torch.Tensor | None = None  # [N, 1] this episode's availability probability
+
+    @property
+    def p_valid(self) -> PValid:
+        """The availability probability, or the ``(low, high)`` range each arena draws its rate from."""
+        low, high = self._p_valid_range
+        return low if low == high else (low, high)
+
+    @p_valid.setter
+    def p_valid(self, value: float | Sequence[float]) -> None:
+        self._p_valid_range = availability_range(value)
 
     def _start(self, td: TensorDictBase) -> None:
         """Allocates per-arena state (and the generator) for the batch and device of ``td``."""
@@ -82,13 +108,14 @@ class GazeInjection(Transform):
         self._gaze = torch.zeros(n, 2, device=device)
         self._age = torch.full((n, 1), self.max_age + 1, dtype=torch.long, device=device)
         self._available = torch.ones(n, 1, dtype=torch.bool, device=device)
+        self._rate = torch.full((n, 1), self._p_valid_range[0], device=device)
 
     def _advance(self, td: TensorDictBase, mask: torch.Tensor | None) -> TensorDictBase:
         """Samples the gaze for observation ``td``, updates the masked arenas' state and writes the outputs."""
         gaze, valid = self.source.sample(td, mask, self.generator)
         available = self._available
         if self.availability == "step":
-            available = torch.rand(valid.shape, generator=self.generator, device=valid.device) < self.p_valid
+            available = torch.rand(valid.shape, generator=self.generator, device=valid.device) < self._rate
         valid = valid & available
         held_gaze = torch.where(valid, gaze, self._gaze)
         age = torch.where(valid, 0, (self._age + 1).clamp_max(self.max_age + 1))
@@ -112,8 +139,14 @@ class GazeInjection(Transform):
         self.source.reset(tensordict_reset, mask, self.generator)
         fresh_age = torch.full_like(self._age, self.max_age + 1)
         self._age = where_rows(mask, fresh_age, self._age)
+        low, high = self._p_valid_range
+        if low < high:  # a fixed rate draws nothing, so its random stream is the same as without ranges
+            rate = low + (high - low) * torch.rand(self._rate.shape, generator=self.generator, device=self._rate.device)
+            self._rate = where_rows(mask, rate, self._rate)
+        else:
+            self._rate.fill_(low)
         episode_available = torch.rand(self._available.shape, generator=self.generator,
-                                       device=self._available.device) < self.p_valid
+                                       device=self._available.device) < self._rate
         self._available = where_rows(mask, episode_available, self._available)
         return self._advance(tensordict_reset, mask)
 
