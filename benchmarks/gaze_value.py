@@ -39,6 +39,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
+from bikkle_rl.envs.transforms.gaze_injection import availability_range
 from bikkle_rl.evaluation.aggregate import aggregate, format_gaze_value_runs
 from bikkle_rl.evaluation.curves import plot_learning_curves
 from recipes.evaluate import run_evaluation
@@ -53,6 +54,12 @@ HOLD_GAZE = ["+gaze.hold=true"]
 policy that only sees it then would turn toward the high-value pink one step in four."""
 
 
+def training_gaze(args: argparse.Namespace) -> str:
+    """The availability the agents train and fine-tune with (evaluation keeps the protocol's 0.25)."""
+    low, high = args.train_p_valid
+    return f"gaze.p_valid=[{low},{high}]"
+
+
 def compose_config(name: str, overrides: list[str]):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         return compose(name, overrides=overrides)
@@ -65,7 +72,7 @@ def train_agent(run_dir: Path, seed: int, gaze: str, args: argparse.Namespace,
     overrides = ["env=gaze_value", *HOLD_GAZE, f"model={args.model}", f"seed={seed}", f"device={args.device}",
                  f"cpu_threads={args.threads}", f"total_frames={args.frames}", f"time_limit_minutes={args.minutes}",
                  f"evaluation.protocol={PROTOCOL}", f"logger.log_dir={run_dir}", f"gaze={gaze}",
-                 f"evaluation.scenarios=[{gaze}]", *extra, *args.train_override]
+                 f"evaluation.scenarios=[{gaze}]", training_gaze(args), *extra, *args.train_override]
     run = train(compose_config("train", overrides), run_dir)
     return run_dir / "final.pt", run["history"]
 
@@ -94,7 +101,7 @@ def benchmark_seed(seed: int, args: argparse.Namespace) -> dict:
     plot_learning_curves(curves, root / "learning_curves.png", reference=greedy_cell["mean"],
                          title=f"seed {seed}: the gaze-value arena, each agent under the gaze it trained with")
     finetune = run_finetune(compose_config("finetune_gaze", [
-        f"checkpoint={no_gaze}", "gaze=correlated", "freeze=true", f"total_frames={args.frames}",
+        f"checkpoint={no_gaze}", "gaze=correlated", training_gaze(args), "freeze=true", f"total_frames={args.frames}",
         f"time_limit_minutes={args.finetune_minutes or args.minutes}", f"seed={seed}", f"device={args.device}",
         f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}", "evaluation.scenarios=[correlated,uniform]",
         f"evaluation.episodes={args.episodes}", "evaluation.references=[]", f"out_dir={root / 'finetune'}"]))
@@ -136,12 +143,19 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of each run")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run at once, each in its own process")
+    parser.add_argument("--train-p-valid", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
+                        help="gaze availability in training and fine-tuning: each arena draws its rate from "
+                             "[LOW, HIGH] per episode (0.25 0.25: the protocol's fixed rate)")
     parser.add_argument("--train-override", nargs="*", default=[], help="extra train config overrides (key=value)")
     parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/gaze_value"))
     args = parser.parse_args()
     for name, least in (("seeds", 1), ("first_seed", 0), ("jobs", 1)):
         if getattr(args, name) < least:
             parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {getattr(args, name)}")
+    try:
+        availability_range(args.train_p_valid)
+    except ValueError as error:
+        parser.error(f"--train-p-valid: {error}")
 
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         seeds = range(args.first_seed, args.first_seed + args.seeds)
