@@ -51,8 +51,8 @@ class GazeInjection(Transform):
     Args:
         source: a :class:`~bikkle_rl.gaze.GazeSource` (see :func:`~bikkle_rl.gaze.make_gaze_source`).
         p_valid: availability probability, or a ``[low, high]`` range of them drawn per arena and episode; None
-            takes ``source.default_p_valid`` (0.25 for synthetic sources
-            as in the original, 1.0 for ``oracle`` and ``realistic`` which model validity themselves).
+            takes ``source.default_p_valid`` (0.25 for synthetic sources as in the original, 1.0 for ``oracle``
+            and ``realistic`` which model validity themselves).
         availability: ``"step"`` or ``"episode"``.
         hold: keep the last valid gaze and expose ``gaze_age``.
         max_age: how many steps a held gaze stays valid.
