@@ -196,6 +196,7 @@ def step_arena(cfg: BikkleConfig, state: TensorDict, action: torch.Tensor, gener
         blue=(touched & ~is_pink).sum(-1),
         high_value=high_touched.long(),
         batch_size=state.batch_size,
+        device=state.device,
     )
     next_state = TensorDict(
         agent_pos=agent_pos,
@@ -206,6 +207,7 @@ def step_arena(cfg: BikkleConfig, state: TensorDict, action: torch.Tensor, gener
         round_step=round_step,
         step_count=state["step_count"] + 1,
         batch_size=state.batch_size,
+        device=state.device,
     )
     return next_state, reward, events
 

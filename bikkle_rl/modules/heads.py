@@ -74,13 +74,6 @@ class QNet(nn.Module):
         return self.head(torch.cat([self.encoder(*observations), action], dim=-1))
 
 
-def _scalar_if_uniform(bound: torch.Tensor) -> torch.Tensor | float:
-    """A bound shared by every action dimension as a float: the distribution then needs no tensor on the
-    policy's device and, at [-1, 1], skips its rescaling."""
-    first = bound.flatten()[0]
-    return float(first) if bool((bound == first).all()) else bound
-
-
 def make_actor(cfg: ModelConfig, env: EnvBase) -> ProbabilisticActor:
     """The Gaussian policy: writes ``loc``, ``scale``, ``action`` and its log-prob (``actor.log_prob_key``).
 
@@ -92,8 +85,9 @@ def make_actor(cfg: ModelConfig, env: EnvBase) -> ProbabilisticActor:
     action_spec = env.action_spec_unbatched
     if cfg.distribution == "tanh_normal":
         distribution_class = TanhNormal
-        distribution_kwargs = {"low": _scalar_if_uniform(action_spec.space.low),
-                               "high": _scalar_if_uniform(action_spec.space.high)}
+        # the bounds as tensors on the env's device: TanhNormal turns a float bound into a tensor at every call,
+        # a host-to-device copy that a CUDA graph cannot capture
+        distribution_kwargs = {"low": action_spec.space.low, "high": action_spec.space.high}
     else:
         distribution_class, distribution_kwargs = IndependentNormal, {}
     module = TensorDictModule(PolicyNet(encoder, action_spec.shape[-1], cfg), in_keys, ["loc", "scale"])

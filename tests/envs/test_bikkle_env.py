@@ -258,6 +258,15 @@ def test_set_state_rejects_bad_shapes_and_layouts():
         env.set_state(bad)
 
 
+def test_a_stepped_state_keeps_its_device():
+    """The next state and its events carry the state's device: a device-less state once made the next partial
+    reset draw its layout on the CPU with the env's CUDA generator (an error on GPU)."""
+    cfg = BikkleConfig()
+    state = dynamics.new_arena(cfg, 4, torch.Generator().manual_seed(0), torch.device("cpu"))
+    next_state, _, events = dynamics.step_arena(cfg, state, torch.ones(4, 2), torch.Generator().manual_seed(1))
+    assert next_state.device == events.device == state.device == torch.device("cpu")
+
+
 def test_dynamics_step_is_a_pure_function():
     cfg = BikkleConfig(episode_mode="continuing")
     state = dynamics.new_arena(cfg, 8, torch.Generator().manual_seed(0))

@@ -25,6 +25,18 @@ def test_actor_writes_actions_and_log_probs(encoder, distribution, generator):
     torch.testing.assert_close(mean["action"], expected)
 
 
+def test_tanh_normal_bounds_are_the_action_spec_as_tensors():
+    """TanhNormal turns a float bound into a device tensor at every call, a host-to-device copy that a CUDA graph
+    cannot capture: the actor passes the spec's bounds as tensors on the spec's device."""
+    env = SpecOnlyEnv()
+    actor = make_actor(ModelConfig(distribution="tanh_normal"), env)
+    bounds = actor.module[-1].distribution_kwargs
+    space = env.action_spec_unbatched.space
+    for name, expected in (("low", space.low), ("high", space.high)):
+        assert torch.is_tensor(bounds[name]) and bounds[name].device == expected.device
+        torch.testing.assert_close(bounds[name], expected)
+
+
 @pytest.mark.parametrize("scale", ["state", "global"])
 def test_fresh_policy_has_near_zero_mean_and_the_initial_scale(scale, generator):
     actor = make_actor(ModelConfig(scale=scale, init_scale=0.5), SpecOnlyEnv())
