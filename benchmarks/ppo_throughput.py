@@ -6,11 +6,12 @@ For each encoder it times, with the recipe's default config (``recipes/conf/trai
   a plain-tensor PPO update of the same networks on the same batch shape (no TensorDict, no torchrl loss),
 so the ratios show what TorchRL costs. Each ``--modes`` entry is one row per encoder, measured in the same run:
 ``eager`` and ``compile`` (``torch.compile`` of the policy and the update step), and on CUDA ``cudagraphs``
-(captured, compiled or not) and ``compile+cudagraphs``.
+(captured, compiled or not; captured without compile needs the tanh policy, which the MLP's Gaussian is not)
+and ``compile+cudagraphs``.
 
     python benchmarks/ppo_throughput.py                          # mlp and transformer, eager and compiled, CPU
-    python benchmarks/ppo_throughput.py --encoders mlp --iterations 5 --device cuda \
-        --modes eager compile cudagraphs compile+cudagraphs --overrides num_envs=4096
+    python benchmarks/ppo_throughput.py --encoders transformer --iterations 5 --device cuda \
+        --modes eager compile cudagraphs compile+cudagraphs --overrides num_envs=4096 algo.minibatches=16
     python benchmarks/ppo_throughput.py --overrides num_envs=1024 algo.frames_per_env=16
 """
 

@@ -105,6 +105,10 @@ def make_algorithm(cfg: Any, env: TransformedEnv, device: torch.device):
     if freeze and name != "ppo":
         raise ValueError(f"freeze_non_gaze=true needs algo.name='ppo', got {name!r}")
     if name == "ppo":
+        if cudagraphs and not compiled and model_cfg.distribution != "tanh_normal":
+            raise ValueError(f"cudagraphs=true with compile=false needs model.distribution=tanh_normal under PPO, got "
+                             f"{model_cfg.distribution!r}: ClipPPOLoss checks a Gaussian's analytic entropy for NaN on "
+                             "the host, which a CUDA graph cannot capture (compile=true skips that check)")
         actor, critic = make_actor(model_cfg, env).to(device), make_critic(model_cfg, env).to(device)
         if freeze:
             freeze_non_gaze(actor, critic)

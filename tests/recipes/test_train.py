@@ -6,6 +6,7 @@ import subprocess
 import pytest
 import torch
 
+from bikkle_rl import experiment
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
 from bikkle_rl.envs.stack import make_env
 from bikkle_rl.envs.transforms import MaxNormAction
@@ -165,6 +166,16 @@ def test_cudagraphs_request_on_cpu_warns_and_runs_eagerly(compose_train, tmp_pat
     with pytest.warns(UserWarning, match="cudagraphs"):
         run = train(cfg, tmp_path)
     assert run["frames"] == 512
+
+
+def test_eager_cudagraphs_with_a_gaussian_ppo_policy_is_refused_by_name(compose_train, tmp_path, monkeypatch):
+    """Captured without compile, ClipPPOLoss's host-side NaN check of a Gaussian's entropy breaks the capture (seen
+    on an H200): on CUDA that setup fails at start-up with the fields named. CUDA is simulated here."""
+    monkeypatch.setattr(experiment, "cudagraphs_available", lambda requested, device: requested)
+    cfg = compose_train(tmp_path, "model=mlp", "model.distribution=normal", "cudagraphs=true", "compile=false")
+    env = make_train_env(cfg, torch.device("cpu"), seed=0)
+    with pytest.raises(ValueError, match="model.distribution=tanh_normal.*'normal'"):
+        make_algorithm(cfg, env, torch.device("cpu"))
 
 
 @pytest.mark.parametrize("script", ["bikkle-train", "bikkle-eval", "bikkle-finetune"])
