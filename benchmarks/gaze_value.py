@@ -22,6 +22,8 @@ gaze, is misled by gaze it never saw), with greedy.
     bikkle-aggregate outputs/benchmarks/gaze_value/seed_*/evaluation
     python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
         --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
+    python benchmarks/gaze_value.py --device cuda --minutes 3 --train-override num_envs=4096 \\
+        algo.minibatches=16 cudagraphs=true compile=false                   # one GPU: about 15 M steps a run
 
 On 2 CPU cores a 20-minute transformer run gets about 8 M steps on this arena with one other beside it, 5.5 M
 with two. Trained at the protocol's fixed availability (``--train-p-valid 0.25 0.25``) the agent plays at greedy's
@@ -29,7 +31,8 @@ level by then but reads gaze only a little (0.4-0.6 over uniform gaze, seeds 0 /
 2.2-2.7 above the agent without gaze. Trained on the range ``[0, 1]`` a seed-0 pilot (8.4 M steps) read it 1.68
 over uniform and followed exact gaze at the oracle agent's level; three seeds at 5.5 M steps (``--jobs 3``) did not
 yet (0.39-0.57 over uniform), two seeds continued to 13 M did (1.32 / 1.40). An MLP did not learn to use gaze
-here in 10 minutes, hence the transformer default.
+here in 10 minutes, hence the transformer default. On one H200 the whole benchmark ran end to end (one seed, short
+runs) at 80-105 k steps/s a training run with 4096 arenas captured in CUDA graphs.
 """
 
 from __future__ import annotations
