@@ -50,11 +50,15 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def pipeline_rates(cfg, device: torch.device, iterations: int) -> tuple[dict[str, float], object, object]:
-    """Collect / update / end-to-end steps/s of the recipe's pipeline, and the last batch and algorithm."""
+def build_pipeline(cfg, device: torch.device) -> tuple[object, object]:
+    """The recipe's algorithm and collector (a setup the recipe refuses raises ``ValueError`` here)."""
     env = make_train_env(cfg, device, seed=0)
     algo = make_algorithm(cfg, env, device=device)
-    collector = make_collector(cfg, env, algo, total_frames=-1, device=device)
+    return algo, make_collector(cfg, env, algo, total_frames=-1, device=device)
+
+
+def pipeline_rates(algo, collector, device: torch.device, iterations: int) -> tuple[dict[str, float], object]:
+    """Collect / update / end-to-end steps/s of the recipe's pipeline, and the last batch."""
     batches = iter(collector)
     algo.update(next(batches))  # warm-up (and compilation when enabled)
     collect_s = update_s = 0.0
@@ -71,7 +75,7 @@ def pipeline_rates(cfg, device: torch.device, iterations: int) -> tuple[dict[str
         frames += batch.numel()
     collector.shutdown()
     rates = {"collect": frames / collect_s, "update": frames / update_s, "end_to_end": frames / (collect_s + update_s)}
-    return rates, batch, algo
+    return rates, batch
 
 
 def bare_env_rate(arena: BikkleConfig, num_envs: int, steps: int, device: torch.device) -> float:
@@ -138,10 +142,11 @@ def main() -> None:
             if device.type == "cpu":
                 torch.set_num_threads(cfg.cpu_threads)
             try:
-                rates, batch, algo = pipeline_rates(cfg, device, args.iterations)
+                algo, collector = build_pipeline(cfg, device)
             except ValueError as refused:  # a setup the recipe refuses at start-up: say why, time the others
                 print(f"{encoder:<12}{mode:<19}skipped: {refused}")
                 continue
+            rates, batch = pipeline_rates(algo, collector, device, args.iterations)
             bare = bare_env_rate(BikkleConfig(**cfg.env), cfg.num_envs, 50, device)
             plain = plain_update_rate(algo, batch, cfg.algo.epochs, cfg.algo.minibatches, device)
             print(f"{encoder:<12}{mode:<19}{rates['collect']:>10,.0f}{rates['update']:>10,.0f}"
