@@ -88,30 +88,43 @@ def ci(summary: dict, key: str = "mean") -> str:
     return f"{summary[key]:6.2f} [{summary['ci_low']:.2f}, {summary['ci_high']:.2f}]"
 
 
-def benchmark_seed(seed: int, args: argparse.Namespace) -> dict:
-    """Runs the three experiments of one seed; returns their verdicts and the eval.json paths."""
-    root = args.out / f"seed_{seed}"
-    curves: dict[str, list] = {}
-    agent, curves["trained on correlated gaze"] = train_agent(root / "correlated", seed, "correlated", args)
-    oracle = None
+def agent_runs(args: argparse.Namespace) -> dict[str, tuple]:
+    """The training runs of one seed, each independent of the others: name -> (curve label, gaze, extra)."""
+    runs = {"correlated": ("trained on correlated gaze", "correlated", ())}
     if args.oracle == "agent":
-        oracle, curves["oracle agent, no gaze"] = train_agent(root / "oracle", seed, "none", args, ("oracle=true",))
-    evaluation = run_evaluation(compose_config("evaluate", [
+        runs["oracle"] = ("oracle agent, no gaze", "none", ("oracle=true",))
+    runs["no_gaze"] = ("trained without gaze", "none", ())
+    return runs
+
+
+def evaluate_agent(seed: int, agent: Path, oracle: Path | None, args: argparse.Namespace) -> dict:
+    """The gaze-value evaluation of the correlated-gaze agent (gain, gain_max, references)."""
+    return run_evaluation(compose_config("evaluate", [
         f"checkpoint={agent}", f"oracle_checkpoint={oracle or 'null'}", f"protocol={PROTOCOL}",
         f"scenarios=[{','.join(SCENARIOS)}]", f"episodes={args.episodes}", "references=[greedy,greedy-gaze]",
         "video=false", f"seed={seed}", f"device={args.device}", f"cpu_threads={args.threads}",
-        f"out_dir={root / 'evaluation'}"]))
-    value = evaluation["gaze_value"]
-    agent_cell, greedy_cell = (evaluation["results"]["correlated"][name] for name in ("agent", "greedy"))
+        f"out_dir={args.out / f'seed_{seed}' / 'evaluation'}"]))
 
-    no_gaze, curves["trained without gaze"] = train_agent(root / "no_gaze", seed, "none", args)
-    plot_learning_curves(curves, root / "learning_curves.png", reference=greedy_cell["mean"],
-                         title=f"seed {seed}: the gaze-value arena, each agent under the gaze it trained with")
+
+def finetune_gaze_only(seed: int, no_gaze: Path, args: argparse.Namespace) -> dict:
+    """Fine-tunes only the no-gaze agent's gaze parameters on correlated gaze, evaluated before and after; returns
+    the results without the training run (its modules stay in the worker process)."""
     finetune = run_finetune(compose_config("finetune_gaze", [
         f"checkpoint={no_gaze}", "gaze=correlated", training_gaze(args), "freeze=true", f"total_frames={args.frames}",
         f"time_limit_minutes={args.finetune_minutes or args.minutes}", f"seed={seed}", f"device={args.device}",
         f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}", "evaluation.scenarios=[correlated,uniform]",
-        f"evaluation.episodes={args.episodes}", "evaluation.references=[]", f"out_dir={root / 'finetune'}"]))
+        f"evaluation.episodes={args.episodes}", "evaluation.references=[]",
+        f"out_dir={args.out / f'seed_{seed}' / 'finetune'}"]))
+    return {key: finetune[key] for key in ("results", "improved", "paths")}
+
+
+def report_seed(seed: int, evaluation: dict, finetune: dict, curves: dict[str, list], args: argparse.Namespace) -> dict:
+    """Plots the seed's learning curves, prints its figures; returns its verdicts and the eval.json paths."""
+    root = args.out / f"seed_{seed}"
+    value = evaluation["gaze_value"]
+    agent_cell, greedy_cell = (evaluation["results"]["correlated"][name] for name in ("agent", "greedy"))
+    plot_learning_curves(curves, root / "learning_curves.png", reference=greedy_cell["mean"],
+                         title=f"seed {seed}: the gaze-value arena, each agent under the gaze it trained with")
     before, after = (finetune["results"]["correlated"][when] for when in ("before", "after"))
     uniform_before, uniform_after = (finetune["results"]["uniform"][when] for when in ("before", "after"))
 
@@ -136,6 +149,26 @@ def benchmark_seed(seed: int, args: argparse.Namespace) -> dict:
     }
 
 
+def benchmark(seeds: range, args: argparse.Namespace) -> list[dict]:
+    """Every seed's three experiments on ``--jobs`` processes: all training runs are queued first (they are
+    independent), then each seed's evaluation and fine-tune as soon as the runs they read have finished."""
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        trained = {(seed, name): pool.submit(train_agent, args.out / f"seed_{seed}" / name, seed, gaze, args, extra)
+                   for seed in seeds for name, (_, gaze, extra) in agent_runs(args).items()}
+
+        def checkpoint(seed: int, name: str) -> Path | None:
+            return trained[seed, name].result()[0] if (seed, name) in trained else None
+
+        followups = {seed: (pool.submit(evaluate_agent, seed, checkpoint(seed, "correlated"),
+                                        checkpoint(seed, "oracle"), args),
+                            pool.submit(finetune_gaze_only, seed, checkpoint(seed, "no_gaze"), args))
+                     for seed in seeds}
+        curves = {seed: {label: trained[seed, name].result()[1] for name, (label, _, _) in agent_runs(args).items()}
+                  for seed in seeds}
+        return [report_seed(seed, evaluation.result(), finetune.result(), curves[seed], args)
+                for seed, (evaluation, finetune) in followups.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="seeds per run: first-seed .. first-seed + N-1")
@@ -149,7 +182,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=1000, help="evaluation episodes per scenario and policy")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of each run")
-    parser.add_argument("--jobs", type=int, default=1, help="seeds run at once, each in its own process")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="training runs (and evaluations, fine-tunes) at once, each in its own process")
     parser.add_argument("--train-p-valid", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
                         help="gaze availability in training and fine-tuning: each arena draws its rate from "
                              "[LOW, HIGH] per episode (0.25 0.25: the protocol's fixed rate)")
@@ -164,9 +198,7 @@ def main() -> None:
     except ValueError as error:
         parser.error(f"--train-p-valid: {error}")
 
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        seeds = range(args.first_seed, args.first_seed + args.seeds)
-        verdicts = list(pool.map(benchmark_seed, seeds, [args] * args.seeds))
+    verdicts = benchmark(range(args.first_seed, args.first_seed + args.seeds), args)
     evals = [json.loads(Path(v["evaluation"]).read_text()) for v in verdicts]
     print(f"\n=== across {args.seeds} seeds (interquartile mean, 95 % bootstrap CI) ===")
     print(format_gaze_value_runs(aggregate(evals)["gaze_value"]))
