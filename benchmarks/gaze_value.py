@@ -15,25 +15,29 @@ fine-tune that only teaches it to ignore gaze raises both. Each seed's ``learnin
 trained agents' returns along training (each under the gaze it trains with: the oracle agent, trained without
 gaze, is misled by gaze it never saw), with greedy.
 
-    python benchmarks/gaze_value.py --seeds 3 --minutes 20 --jobs 2         # the full benchmark, 2 seeds at once
-                                                                            # (about 3 hours on 2 cores)
+    python benchmarks/gaze_value.py --seeds 3 --minutes 20 --jobs 2         # the full benchmark, 2 training runs
+                                                                            # at once (about 3 hours on 2 cores)
     python benchmarks/gaze_value.py --seeds 2 --minutes 20 --jobs 2         # in two sittings: seeds 0 and 1, then
-    python benchmarks/gaze_value.py --seeds 1 --first-seed 2 --minutes 20   # seed 2, then all three together:
+    python benchmarks/gaze_value.py --seeds 1 --first-seed 2 --jobs 3 \\
+        --minutes 30                                                        # seed 2's three agents side by side,
+                                                                            # then all three seeds together:
     bikkle-aggregate outputs/benchmarks/gaze_value/seed_*/evaluation
     python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
         --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
     python benchmarks/gaze_value.py --device cuda --minutes 3 --train-override num_envs=4096 \\
         algo.minibatches=16 cudagraphs=true compile=false                   # one GPU: about 15 M steps a run
 
-On 2 CPU cores a 20-minute transformer run gets about 8 M steps on this arena with one other beside it, 5.5 M
-with two. Trained at the protocol's fixed availability (``--train-p-valid 0.25 0.25``) the agent plays at greedy's
-level by then but reads gaze only a little (0.4-0.6 over uniform gaze, seeds 0 / 1), where the oracle agent is
-2.2-2.7 above the agent without gaze. Trained on the range ``[0, 1]`` a seed-0 pilot (8.4 M steps) read it 1.68
-over uniform and followed exact gaze at the oracle agent's level; three seeds at 5.5 M steps (``--jobs 3``) did not
-yet (0.39-0.57 over uniform), two seeds continued to 13 M did (1.32 / 1.40). The benchmark with 11 M steps a
-run (``--jobs 2 --minutes 32``, seeds 0 / 1) captured 0.59 / 0.46 of gain_max, beating greedy in both. An MLP did
-not learn to use gaze here in 10 minutes, hence the transformer default. On one H200 the whole benchmark ran end to
-end (one seed, short runs) at 80-105 k steps/s a training run with 4096 arenas captured in CUDA graphs.
+On 2 CPU cores a 20-minute transformer run gets about 8 M steps on this arena with one other beside it, 5.5 M with
+two. Trained at the protocol's fixed availability (``--train-p-valid 0.25 0.25``) the agent plays at greedy's level
+by then but reads gaze only a little (0.4-0.6 over uniform gaze, seeds 0 / 1), where the oracle agent is 2.2-2.7
+above the agent without gaze. Trained on the range ``[0, 1]`` a seed-0 pilot (8.4 M steps) read it 1.68 over uniform
+and followed exact gaze at the oracle agent's level; three seeds at 5.5 M steps (``--jobs 3``) did not yet
+(0.39-0.57 over uniform), two seeds continued to 13 M did (1.32 / 1.40). The benchmark with 11 M steps a run (seeds
+0 / 1 with ``--jobs 2 --minutes 32``, seed 2 with ``--jobs 3 --minutes 85``) captured 0.59 / 0.46 / 0.59 of gain_max
+(0.55 across the three), beating greedy in all three; the gaze-only fine-tune raised return(correlated) on seeds 0 /
+1, not 2. An MLP did not learn to use gaze here in 10 minutes, hence the transformer default. On one H200 the whole
+benchmark ran end to end (one seed, short runs) at 80-105 k steps/s a training run with 4096 arenas captured in CUDA
+graphs.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -151,22 +155,28 @@ def report_seed(seed: int, evaluation: dict, finetune: dict, curves: dict[str, l
 
 def benchmark(seeds: range, args: argparse.Namespace) -> list[dict]:
     """Every seed's three experiments on ``--jobs`` processes: all training runs are queued first (they are
-    independent), then each seed's evaluation and fine-tune as soon as the runs they read have finished."""
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    independent), then each seed's evaluation and fine-tune as soon as the runs they read have finished (a thread
+    per follow-up waits for its runs, so a slow run delays only what reads it)."""
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool, \
+            ThreadPoolExecutor(2 * len(seeds)) as waiters:
         trained = {(seed, name): pool.submit(train_agent, args.out / f"seed_{seed}" / name, seed, gaze, args, extra)
                    for seed in seeds for name, (_, gaze, extra) in agent_runs(args).items()}
 
         def checkpoint(seed: int, name: str) -> Path | None:
             return trained[seed, name].result()[0] if (seed, name) in trained else None
 
-        followups = {seed: (pool.submit(evaluate_agent, seed, checkpoint(seed, "correlated"),
-                                        checkpoint(seed, "oracle"), args),
-                            pool.submit(finetune_gaze_only, seed, checkpoint(seed, "no_gaze"), args))
-                     for seed in seeds}
+        def evaluate(seed: int) -> dict:
+            return pool.submit(evaluate_agent, seed, checkpoint(seed, "correlated"), checkpoint(seed, "oracle"),
+                               args).result()
+
+        def finetune(seed: int) -> dict:
+            return pool.submit(finetune_gaze_only, seed, checkpoint(seed, "no_gaze"), args).result()
+
+        followups = {seed: (waiters.submit(evaluate, seed), waiters.submit(finetune, seed)) for seed in seeds}
         curves = {seed: {label: trained[seed, name].result()[1] for name, (label, _, _) in agent_runs(args).items()}
                   for seed in seeds}
-        return [report_seed(seed, evaluation.result(), finetune.result(), curves[seed], args)
-                for seed, (evaluation, finetune) in followups.items()]
+        return [report_seed(seed, evaluation.result(), finetuned.result(), curves[seed], args)
+                for seed, (evaluation, finetuned) in followups.items()]
 
 
 def main() -> None:
