@@ -92,6 +92,11 @@ def ci(summary: dict, key: str = "mean") -> str:
     return f"{summary[key]:6.2f} [{summary['ci_low']:.2f}, {summary['ci_high']:.2f}]"
 
 
+def seed_dir(seed: int, args: argparse.Namespace) -> Path:
+    """Where one seed's runs, evaluation and fine-tune go."""
+    return args.out / f"seed_{seed}"
+
+
 def agent_runs(args: argparse.Namespace) -> dict[str, tuple]:
     """The training runs of one seed, each independent of the others: name -> (curve label, gaze, extra)."""
     runs = {"correlated": ("trained on correlated gaze", "correlated", ())}
@@ -107,7 +112,7 @@ def evaluate_agent(seed: int, agent: Path, oracle: Path | None, args: argparse.N
         f"checkpoint={agent}", f"oracle_checkpoint={oracle or 'null'}", f"protocol={PROTOCOL}",
         f"scenarios=[{','.join(SCENARIOS)}]", f"episodes={args.episodes}", "references=[greedy,greedy-gaze]",
         "video=false", f"seed={seed}", f"device={args.device}", f"cpu_threads={args.threads}",
-        f"out_dir={args.out / f'seed_{seed}' / 'evaluation'}"]))
+        f"out_dir={seed_dir(seed, args) / 'evaluation'}"]))
 
 
 def finetune_gaze_only(seed: int, no_gaze: Path, args: argparse.Namespace) -> dict:
@@ -118,13 +123,13 @@ def finetune_gaze_only(seed: int, no_gaze: Path, args: argparse.Namespace) -> di
         f"time_limit_minutes={args.finetune_minutes or args.minutes}", f"seed={seed}", f"device={args.device}",
         f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}", "evaluation.scenarios=[correlated,uniform]",
         f"evaluation.episodes={args.episodes}", "evaluation.references=[]",
-        f"out_dir={args.out / f'seed_{seed}' / 'finetune'}"]))
+        f"out_dir={seed_dir(seed, args) / 'finetune'}"]))
     return {key: finetune[key] for key in ("results", "improved", "paths")}
 
 
 def report_seed(seed: int, evaluation: dict, finetune: dict, curves: dict[str, list], args: argparse.Namespace) -> dict:
     """Plots the seed's learning curves, prints its figures; returns its verdicts and the eval.json paths."""
-    root = args.out / f"seed_{seed}"
+    root = seed_dir(seed, args)
     value = evaluation["gaze_value"]
     agent_cell, greedy_cell = (evaluation["results"]["correlated"][name] for name in ("agent", "greedy"))
     plot_learning_curves(curves, root / "learning_curves.png", reference=greedy_cell["mean"],
@@ -159,8 +164,9 @@ def benchmark(seeds: range, args: argparse.Namespace) -> list[dict]:
     per follow-up waits for its runs, so a slow run delays only what reads it)."""
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool, \
             ThreadPoolExecutor(2 * len(seeds)) as waiters:
-        trained = {(seed, name): pool.submit(train_agent, args.out / f"seed_{seed}" / name, seed, gaze, args, extra)
-                   for seed in seeds for name, (_, gaze, extra) in agent_runs(args).items()}
+        runs = agent_runs(args)
+        trained = {(seed, name): pool.submit(train_agent, seed_dir(seed, args) / name, seed, gaze, args, extra)
+                   for seed in seeds for name, (_, gaze, extra) in runs.items()}
 
         def checkpoint(seed: int, name: str) -> Path | None:
             return trained[seed, name].result()[0] if (seed, name) in trained else None
@@ -173,7 +179,7 @@ def benchmark(seeds: range, args: argparse.Namespace) -> list[dict]:
             return pool.submit(finetune_gaze_only, seed, checkpoint(seed, "no_gaze"), args).result()
 
         followups = {seed: (waiters.submit(evaluate, seed), waiters.submit(finetune, seed)) for seed in seeds}
-        curves = {seed: {label: trained[seed, name].result()[1] for name, (label, _, _) in agent_runs(args).items()}
+        curves = {seed: {label: trained[seed, name].result()[1] for name, (label, _, _) in runs.items()}
                   for seed in seeds}
         return [report_seed(seed, evaluation.result(), finetuned.result(), curves[seed], args)
                 for seed, (evaluation, finetuned) in followups.items()]
