@@ -38,6 +38,7 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
     """The fine-tune's training config: the pretrained run's, with this run's gaze, budget, seed and device.
 
     The gaze source is this run's; the pretrained run's ``hold`` and ``max_age`` stay unless this run sets them.
+    A transformer without a gaze-pellet adapter gets one of width ``cfg.gaze_adapter`` (0: none).
 
     Its learning curve follows the agent on the first scenario of this run's evaluation protocol.
     """
@@ -56,6 +57,8 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
         "evaluation": {**pretrained["evaluation"], "protocol": cfg.evaluation.protocol,
                        "scenarios": list(cfg.evaluation.scenarios), "video": False},
     }
+    if pretrained["model"]["encoder"] == "transformer" and not pretrained["model"].get("gaze_adapter"):
+        train_cfg["model"] = {**pretrained["model"], "gaze_adapter": int(cfg.gaze_adapter)}
     if cfg.lr is not None:
         train_cfg["algo"] = {**pretrained["algo"], "optim": {**pretrained["algo"]["optim"], "lr": float(cfg.lr)}}
     return OmegaConf.create(train_cfg)

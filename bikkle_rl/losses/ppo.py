@@ -11,6 +11,7 @@ from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
 from bikkle_rl.losses.optim import OptimConfig, accelerate, anneal_learning_rate, clip_and_step, make_optimizer
+from bikkle_rl.modules.gaze_adapter import load_weights_keeping_new_adapters
 
 
 @dataclass
@@ -142,8 +143,8 @@ class PPO:
 
     def load_weights(self, state: dict) -> None:
         """Network weights only (``init_from``): the optimizer and counters start fresh."""
-        self.actor.load_state_dict(state["actor"])
-        self.critic.load_state_dict(state["critic"])
+        load_weights_keeping_new_adapters(self.actor, state["actor"])
+        load_weights_keeping_new_adapters(self.critic, state["critic"])
 
     def load_state_dict(self, state: dict) -> None:
         self.load_weights(state)

@@ -31,6 +31,7 @@ from torchrl.objectives import SACLoss, SoftUpdate, ValueEstimators
 from bikkle_rl.buffers import EVENT_KEY, ReplayConfig, event_mask, make_replay_buffer
 from bikkle_rl.losses.optim import OptimConfig, accelerate, anneal_learning_rate, make_optimizer
 from bikkle_rl.modules import ModelConfig, make_actor, make_q
+from bikkle_rl.modules.gaze_adapter import load_weights_keeping_new_adapters
 
 LOSS_FUNCTIONS = ("l2", "smooth_l1", "l1")
 DONE_KEYS = (("next", "done"), ("next", "terminated"), ("next", "truncated"))
@@ -286,7 +287,7 @@ class SAC:
     def load_weights(self, state: dict) -> None:
         """Network weights (actor, critics and their targets, log-alpha) only; optimizers, counters and the
         buffer start fresh (``init_from``)."""
-        self.loss.load_state_dict(state["loss"])
+        load_weights_keeping_new_adapters(self.loss, state["loss"])
 
     def load_state_dict(self, state: dict) -> None:
         """Everything :meth:`state_dict` saved; the buffer snapshot too when it still exists (else a warning

@@ -23,6 +23,9 @@ class ModelConfig:
     ``normal`` is a plain Gaussian whose samples the env clips (CleanRL's PPO). ``scale``: ``state`` maps half
     of the policy's last layer through a biased softplus, ``global`` learns one log-std per action dimension
     (state-independent, the usual PPO choice). Both start at ``init_scale``.
+
+    ``gaze_adapter``: the hidden width of the transformer's gaze-pellet adapter (see
+    :mod:`bikkle_rl.modules.gaze_adapter`), 0 for none; a gaze-only fine-tune adds one to a no-gaze agent.
     """
 
     encoder: str = "mlp"
@@ -34,6 +37,7 @@ class ModelConfig:
     num_heads: int = 4
     ff_multiplier: int = 2
     pooling: str = "mean"
+    gaze_adapter: int = 0
     cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 32])
     q_layers: int = 1
     distribution: str = "tanh_normal"
@@ -56,6 +60,9 @@ class ModelConfig:
         for name in ("hidden", "mlp_layers", "token_width", "transformer_layers", "num_heads", "ff_multiplier"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.gaze_adapter < 0 or (self.gaze_adapter and self.encoder != "transformer"):
+            raise ValueError(f"gaze_adapter must be 0, or > 0 with the transformer encoder, got {self.gaze_adapter!r} "
+                             f"with encoder {self.encoder!r}")
         if self.q_layers < 0:
             raise ValueError(f"q_layers must be >= 0, got {self.q_layers!r}")
         if self.token_width % self.num_heads:

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from bikkle_rl.envs.transforms.token_layout import NUM_TOKEN_TYPES, TOKEN_FEATURES, TokenType
+from bikkle_rl.modules.gaze_adapter import GazePelletAdapter
 
 
 class TypedTokenizer(nn.Module):
@@ -100,11 +101,16 @@ class TokenTransformer(nn.Module):
     reach every layer unscaled) and one final LayerNorm before pooling; residual output projections start at
     zero, so at init the encoder is a per-token embedding, a LayerNorm and a pooling, and attention is learned
     on top of that well-conditioned start rather than through a stack of random mixing layers.
+
+    ``gaze_adapter`` > 0 adds a :class:`GazePelletAdapter` of that hidden width to the token embeddings: a gaze
+    pathway that trains alone (a gaze-only fine-tune), zero at start.
     """
 
-    def __init__(self, width: int, num_layers: int, num_heads: int, ff_multiplier: int, pooling: str):
+    def __init__(self, width: int, num_layers: int, num_heads: int, ff_multiplier: int, pooling: str,
+                 gaze_adapter: int = 0):
         super().__init__()
         self.tokenizer = TypedTokenizer(width)
+        self.gaze_adapter = GazePelletAdapter(width, gaze_adapter) if gaze_adapter else None
         self.blocks = nn.ModuleList(TransformerBlock(width, num_heads, ff_multiplier) for _ in range(num_layers))
         self.final_norm = nn.LayerNorm(width)
         self.query = nn.Parameter(torch.randn(width) * 0.02) if pooling == "query" else None
@@ -117,7 +123,10 @@ class TokenTransformer(nn.Module):
         token_type = token_type.reshape(-1, length).T.contiguous()
         mask = token_mask.reshape(-1, length).T.bool().contiguous()
 
-        x = self.tokenizer(torch.where(mask[..., None], tokens, 0.0), token_type)  # [T, B, width]
+        tokens = torch.where(mask[..., None], tokens, 0.0)
+        x = self.tokenizer(tokens, token_type)  # [T, B, width]
+        if self.gaze_adapter is not None:
+            x = x + self.gaze_adapter(tokens, token_type, mask)
         if self.query is not None:
             x = torch.cat([x, self.query.expand(1, x.shape[1], -1)])
             mask = torch.cat([mask, mask.new_ones(1, mask.shape[1])])
@@ -136,4 +145,5 @@ class TokenTransformer(nn.Module):
         return pooled.reshape(*batch_shape, -1)
 
     def gaze_parameters(self) -> list[nn.Parameter]:
-        return self.tokenizer.parameters_of(TokenType.GAZE)
+        adapter = [] if self.gaze_adapter is None else list(self.gaze_adapter.parameters())
+        return self.tokenizer.parameters_of(TokenType.GAZE) + adapter

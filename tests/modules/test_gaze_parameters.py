@@ -4,23 +4,34 @@ from synthetic_scenes import SpecOnlyEnv, random_scenes
 
 from bikkle_rl.envs.transforms.token_layout import TokenType
 from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor, make_critic, make_q
+from bikkle_rl.modules.gaze_adapter import GazePelletAdapter
 from bikkle_rl.modules.token_transformer import TransformerBlock
 
 BUILDERS = {"actor": (make_actor, "loc"), "critic": (make_critic, "state_value"),
             "q": (make_q, "state_action_value")}
-ENCODERS = ["mlp", "transformer", "cnn"]
+ENCODERS = ["mlp", "transformer", "cnn", "transformer+adapter"]
+ADAPTER_WIDTH = 8
+
+
+def model_config(encoder: str) -> ModelConfig:
+    """``transformer+adapter``: the transformer with a gaze-pellet adapter (what a gaze-only fine-tune adds)."""
+    if encoder == "transformer+adapter":
+        return ModelConfig(encoder="transformer", gaze_adapter=ADAPTER_WIDTH)
+    return ModelConfig(encoder=encoder)
 
 
 def network_and_output(encoder: str, role: str, gaze: bool = True):
-    """A fresh network; a transformer's zero-initialised residual projections are randomised so that attention
-    mixes tokens (and could leak a masked gaze token into the output)."""
+    """A fresh network; a transformer's zero-initialised residual projections (and gaze adapter output) are
+    randomised so that attention mixes tokens (and could leak a masked gaze token into the output)."""
     build, output_key = BUILDERS[role]
-    network = build(ModelConfig(encoder=encoder), SpecOnlyEnv(gaze=gaze))
+    network = build(model_config(encoder), SpecOnlyEnv(gaze=gaze))
     with torch.no_grad():
         for block in network.modules():
             if isinstance(block, TransformerBlock):
                 block.attention_out.weight.normal_(std=0.2)
                 block.feedforward[-1].weight.normal_(std=0.2)
+            if isinstance(block, GazePelletAdapter):
+                block.net[-1].weight.normal_(std=0.2)
     return network, output_key
 
 
@@ -34,7 +45,8 @@ def expected_gaze_parameters(encoder_name: str, encoder: torch.nn.Module) -> lis
     if encoder_name == "cnn":
         return [encoder.gaze_input.weight]
     gaze = int(TokenType.GAZE)
-    return [encoder.tokenizer.projections[gaze].weight, encoder.tokenizer.type_embeddings[gaze]]
+    adapter = [] if encoder.gaze_adapter is None else list(encoder.gaze_adapter.parameters())
+    return [encoder.tokenizer.projections[gaze].weight, encoder.tokenizer.type_embeddings[gaze], *adapter]
 
 
 def loss_of(network, output_key, scenes):
@@ -50,7 +62,9 @@ def test_selects_exactly_the_gaze_reading_tensors(encoder, role):
     selected = gaze_parameters(network)
     expected = expected_gaze_parameters(encoder, find_encoder(network))
     assert [id(p) for p in selected] == [id(p) for p in expected]
-    shapes = {"mlp": [(64, 3)], "cnn": [(16, 1, 3, 3)], "transformer": [(32, 4), (32,)]}[encoder]
+    adapter = [(ADAPTER_WIDTH, 5), (ADAPTER_WIDTH,), (32, ADAPTER_WIDTH), (32,)]
+    shapes = {"mlp": [(64, 3)], "cnn": [(16, 1, 3, 3)], "transformer": [(32, 4), (32,)],
+              "transformer+adapter": [(32, 4), (32,), *adapter]}[encoder]
     assert [tuple(p.shape) for p in selected] == shapes
 
 

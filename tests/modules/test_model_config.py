@@ -19,6 +19,8 @@ def test_defaults_are_valid():
         ({"cnn_channels": []}, "cnn_channels"),
         ({"min_scale": 2.0, "init_scale": 1.0}, "min_scale < init_scale"),
         ({"policy_init_gain": 0.0}, "policy_init_gain must be > 0"),
+        ({"gaze_adapter": -1, "encoder": "transformer"}, "gaze_adapter must be 0"),
+        ({"gaze_adapter": 8, "encoder": "mlp"}, "with the transformer encoder"),
     ],
 )
 def test_invalid_values_raise_naming_the_field(overrides, message):

@@ -101,10 +101,26 @@ def test_finetune_keeps_the_pretrained_gaze_holding(compose_train, tmp_path):
     assert unheld.gaze.hold is False  # the fine-tune's own setting wins
 
 
-def test_gaze_only_finetune_end_to_end(compose_train, tmp_path):
+def test_a_transformer_gets_the_gaze_adapter_and_other_encoders_do_not(compose_train, tmp_path):
+    transformer = plain_config(compose_train(tmp_path, "model=transformer", "gaze=none"))
+    adapted = finetune_config(compose_finetune("checkpoint=pre.pt", "gaze_adapter=12", f"out_dir={tmp_path}"),
+                              transformer, tmp_path / "ft")
+    assert adapted.model == {**transformer["model"], "gaze_adapter": 12}
+    bare = finetune_config(compose_finetune("checkpoint=pre.pt", "gaze_adapter=0", f"out_dir={tmp_path}"),
+                           transformer, tmp_path / "ft")
+    assert bare.model.gaze_adapter == 0
+    mlp = plain_config(compose_train(tmp_path, "gaze=none"))
+    assert finetune_config(compose_finetune("checkpoint=pre.pt", f"out_dir={tmp_path}"), mlp, tmp_path).model == \
+        mlp["model"]
+
+
+@pytest.mark.parametrize("model", ["mlp", "transformer"])
+def test_gaze_only_finetune_end_to_end(compose_train, tmp_path, model):
+    """Every pretrained non-gaze parameter comes back bit-identical, every gaze one trained; the transformer's
+    gaze adapter, new in the fine-tune, trained from its zero output."""
     pre_dir = tmp_path / "pretrained"
-    train(compose_train(pre_dir, "env=gaze_value", "gaze=none", "total_frames=512", "evaluation.protocol=gaze-value",
-                        "evaluation.curve_episodes=8"), pre_dir)
+    train(compose_train(pre_dir, f"model={model}", "env=gaze_value", "gaze=none", "total_frames=512",
+                        "evaluation.protocol=gaze-value", "evaluation.curve_episodes=8"), pre_dir)
     out_dir = tmp_path / "finetune"
     cfg = compose_finetune(f"checkpoint={pre_dir / 'final.pt'}", "total_frames=512", "lr=0.01",
                            "evaluation.scenarios=[correlated]", "evaluation.episodes=8", "evaluation.references=[]",
@@ -116,8 +132,12 @@ def test_gaze_only_finetune_end_to_end(compose_train, tmp_path):
     for role, network in (("actor", tuned.actor), ("critic", tuned.critic)):
         gaze_ids = {id(p) for p in gaze_parameters(network)}
         for name, parameter in network.named_parameters():
-            same = torch.equal(parameter, pretrained[role][name])
-            assert same != (id(parameter) in gaze_ids), (role, name)
+            if name in pretrained[role]:
+                assert torch.equal(parameter, pretrained[role][name]) != (id(parameter) in gaze_ids), (role, name)
+            else:
+                assert "gaze_adapter" in name and id(parameter) in gaze_ids, (role, name)
+                assert not name.endswith("net.2.weight") or torch.count_nonzero(parameter) > 0, (role, name)
+        assert any("gaze_adapter" in name for name, _ in network.named_parameters()) == (model == "transformer")
     assert load_checkpoint(out_dir / "final.pt")["config"]["freeze_non_gaze"] is True
 
     data = json.loads((out_dir / "report" / "eval.json").read_text())
