@@ -22,6 +22,10 @@ gaze, is misled by gaze it never saw), with greedy.
         --minutes 30                                                        # seed 2's three agents side by side,
                                                                             # then all three seeds together:
     bikkle-aggregate outputs/benchmarks/gaze_value/seed_*/evaluation
+    python benchmarks/gaze_value.py --part finetune --reuse --seeds 3 \\
+        --jobs 3 --frames 11200000 --finetune-minutes 20                    # only the fine-tune half (the no-gaze
+                                                                            # agents and their fine-tunes); runs
+                                                                            # already in --out are read, not retrained
     python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
         --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
     python benchmarks/gaze_value.py --device cuda --minutes 3 --train-override num_envs=4096 \\
@@ -158,10 +162,10 @@ def finetune_gaze_only(seed: int, no_gaze: Path, args: argparse.Namespace) -> di
     """Fine-tunes only the no-gaze agent's gaze parameters on correlated gaze, evaluated before and after; returns
     the results without the training run (its modules stay in the worker process)."""
     finetune = run_finetune(compose_config("finetune_gaze", [
-        f"checkpoint={no_gaze}", "gaze=correlated", training_gaze(args), "freeze=true", f"total_frames={args.frames}",
-        f"time_limit_minutes={args.finetune_minutes or args.minutes}", f"seed={seed}", f"device={args.device}",
-        f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}", "evaluation.scenarios=[correlated,uniform]",
-        f"evaluation.episodes={args.episodes}", "evaluation.references=[]",
+        f"checkpoint={no_gaze}", "gaze=correlated", training_gaze(args), "freeze=true",
+        f"total_frames={args.finetune_frames or args.frames}", f"time_limit_minutes={args.finetune_minutes or args.minutes}",
+        f"seed={seed}", f"device={args.device}", f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}",
+        "evaluation.scenarios=[correlated,uniform]", f"evaluation.episodes={args.episodes}", "evaluation.references=[]",
         f"out_dir={seed_dir(seed, args) / 'finetune'}"]))
     return {key: finetune[key] for key in ("results", "improved", "paths")}
 
@@ -249,6 +253,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=20.0, help="wall-time budget of each training run")
     parser.add_argument("--finetune-minutes", type=float, default=None, help="the fine-tune's (default --minutes)")
     parser.add_argument("--frames", type=int, default=1_000_000_000, help="frame budget of each training run")
+    parser.add_argument("--finetune-frames", type=int, default=None,
+                        help="the fine-tune's (default --frames): the same steps for every seed, however busy the "
+                             "machine")
     parser.add_argument("--model", default="transformer", help="model config group (transformer | mlp | cnn)")
     parser.add_argument("--oracle", choices=("agent", "gaze"), default="agent",
                         help="gain_max from a trained oracle agent, or from the agent under exact gaze")
@@ -269,8 +276,8 @@ def main() -> None:
     parser.add_argument("--train-override", nargs="*", default=[], help="extra train config overrides (key=value)")
     parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/gaze_value"))
     args = parser.parse_args()
-    for name, least in (("seeds", 1), ("first_seed", 0), ("jobs", 1)):
-        if getattr(args, name) < least:
+    for name, least in (("seeds", 1), ("first_seed", 0), ("jobs", 1), ("frames", 1), ("finetune_frames", 1)):
+        if getattr(args, name) is not None and getattr(args, name) < least:
             parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {getattr(args, name)}")
     try:
         availability_range(args.train_p_valid)
