@@ -163,9 +163,10 @@ def finetune_gaze_only(seed: int, no_gaze: Path, args: argparse.Namespace) -> di
     the results without the training run (its modules stay in the worker process)."""
     finetune = run_finetune(compose_config("finetune_gaze", [
         f"checkpoint={no_gaze}", "gaze=correlated", training_gaze(args), "freeze=true",
-        f"total_frames={args.finetune_frames or args.frames}", f"time_limit_minutes={args.finetune_minutes or args.minutes}",
-        f"seed={seed}", f"device={args.device}", f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}",
-        "evaluation.scenarios=[correlated,uniform]", f"evaluation.episodes={args.episodes}", "evaluation.references=[]",
+        f"total_frames={args.finetune_frames or args.frames}",
+        f"time_limit_minutes={args.finetune_minutes or args.minutes}", f"seed={seed}", f"device={args.device}",
+        f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}", "evaluation.scenarios=[correlated,uniform]",
+        f"evaluation.episodes={args.episodes}", "evaluation.references=[]",
         f"out_dir={seed_dir(seed, args) / 'finetune'}"]))
     return {key: finetune[key] for key in ("results", "improved", "paths")}
 
