@@ -192,9 +192,8 @@ def report_value(evaluation: dict) -> dict:
 
 def report_finetune(finetune: dict) -> dict:
     """Prints the seed's gaze-only fine-tune, before and after; returns its verdicts and the eval.json path."""
-    results = finetune["results"]
-    (before, after), (uniform_before, uniform_after) = ((results[scenario][when] for when in ("before", "after"))
-                                                        for scenario in ("correlated", "uniform"))
+    before, after = (finetune["results"]["correlated"][when] for when in ("before", "after"))
+    uniform_before, uniform_after = (finetune["results"]["uniform"][when] for when in ("before", "after"))
     print(f"gaze-only fine-tune, return(correlated): before {ci(before)}  after {ci(after)}")
     print(f"             the same under uniform gaze: before {ci(uniform_before)}  after {ci(uniform_after)}")
     return {"finetune_raises": finetune["improved"]["correlated"],
