@@ -23,10 +23,15 @@ from bikkle_rl.envs.stack import make_env
 from bikkle_rl.experiment import env_stack
 from bikkle_rl.losses.sac import sac_actor_config
 from bikkle_rl.modules import ModelConfig, make_actor
+from bikkle_rl.modules.gaze_adapter import with_fresh_adapters
 
 
-def load_agent(path: str | Path, device: str | torch.device = "cpu") -> tuple[ProbabilisticActor, dict[str, Any]]:
+def load_agent(path: str | Path, device: str | torch.device = "cpu",
+               model: Mapping[str, Any] | None = None) -> tuple[ProbabilisticActor, dict[str, Any]]:
     """``(actor, run_config)`` from the checkpoint at ``path``, the actor on ``device`` in eval mode.
+
+    ``model`` builds the actor with another model config than the run's (a fine-tune's, which may add a gaze
+    adapter: it stays fresh, so the actor computes the checkpoint's function as the fine-tune starts it).
 
     The actor samples by default; run it under ``set_exploration_type(ExplorationType.DETERMINISTIC)`` (as
     :func:`~bikkle_rl.evaluation.evaluate_policy` does) for its mean action. ``run_config`` is the training
@@ -42,11 +47,12 @@ def load_agent(path: str | Path, device: str | torch.device = "cpu") -> tuple[Pr
         raise CheckpointError(f"checkpoint {str(path)!r}: entry 'algo' holds no actor weights")
     try:
         env = make_env(env_stack(run_config, num_envs=1, device=str(device), reward_norm=None))
-        model_cfg = ModelConfig(**run_config["model"])
+        model_cfg = ModelConfig(**(model or run_config["model"]))
         if run_config.get("algo", {}).get("name") == "sac":
             model_cfg = sac_actor_config(model_cfg)
         actor = make_actor(model_cfg, env).to(device)
     except (ValueError, TypeError, KeyError) as error:
         raise CheckpointError(f"checkpoint {str(path)!r}: its config does not build an agent: {error}") from error
-    load_state(actor, algo_state["actor"], path, "algo.actor")
+    state = algo_state["actor"] if model is None else with_fresh_adapters(actor, algo_state["actor"])
+    load_state(actor, state, path, "algo.actor")
     return actor.eval(), dict(run_config)

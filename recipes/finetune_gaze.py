@@ -6,8 +6,9 @@
 The story of a fine-tune (the diary's workflow: learn the arena first, then learn to read a person's gaze):
 read the pretrained run's config from its checkpoint, swap in this run's gaze source, budget and seed, and
 train with the training recipe, starting from the checkpoint's weights with every parameter but
-``gaze_parameters`` of actor and critic frozen (``freeze_non_gaze``). Then evaluate the agent before and
-after, beside the reference policies, and write ``report/`` (table, bars, learning curve, value of gaze).
+``gaze_parameters`` of actor and critic frozen (``freeze_non_gaze``). Then evaluate the agent before (the
+checkpoint's weights in the fine-tune's network, as training starts) and after, beside the reference
+policies, and write ``report/`` (table, bars, learning curve, value of gaze).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
     """The fine-tune's training config: the pretrained run's, with this run's gaze, budget, seed and device.
 
     The gaze source is this run's; the pretrained run's ``hold`` and ``max_age`` stay unless this run sets them.
-    A transformer without a gaze-pellet adapter gets one of width ``cfg.gaze_adapter`` (0: none).
+    A transformer without a gaze-pellet adapter gets one of width ``cfg.gaze_adapter`` (0: none); if it was
+    trained without gaze and ``cfg.drop_unseen_gaze_token``, its gaze token (never learned) leaves attention, so
+    the fine-tune starts at exactly the agent's play without gaze and gaze reaches it through the adapter alone.
 
     Its learning curve follows the agent on the first scenario of this run's evaluation protocol.
     """
@@ -59,9 +62,16 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
     }
     if pretrained["model"]["encoder"] == "transformer" and not pretrained["model"].get("gaze_adapter"):
         train_cfg["model"] = {**pretrained["model"], "gaze_adapter": int(cfg.gaze_adapter)}
+        if cfg.gaze_adapter and config_flag(cfg, "drop_unseen_gaze_token") and trained_without_gaze(pretrained):
+            train_cfg["model"]["gaze_token"] = False
     if cfg.lr is not None:
         train_cfg["algo"] = {**pretrained["algo"], "optim": {**pretrained["algo"]["optim"], "lr": float(cfg.lr)}}
     return OmegaConf.create(train_cfg)
+
+
+def trained_without_gaze(run_config: dict) -> bool:
+    """Whether the run never saw gaze: no gaze source, or ``none``."""
+    return (run_config.get("gaze") or {}).get("source", "none") == "none"
 
 
 def improved(results: dict, before: str, after: str) -> dict[str, bool]:
@@ -73,13 +83,14 @@ def run_finetune(cfg: DictConfig) -> dict:
     """Fine-tunes as configured into ``cfg.out_dir``; returns the evaluation results and the training run."""
     run_dir = Path(cfg.out_dir)
     device = resolve_device(cfg.device)
-    pretrained_actor, pretrained = load_agent(cfg.checkpoint, device)
+    _, pretrained = load_agent(cfg.checkpoint, device)
     train_cfg = finetune_config(cfg, pretrained, run_dir)
+    start_actor, _ = load_agent(cfg.checkpoint, device, model=plain_config(train_cfg.model))
     run = train(train_cfg, run_dir)
 
     evaluation = cfg.evaluation
     seed = int(cfg.seed) + EVALUATION_SEED_OFFSET
-    policies: dict[str, PolicyFactory] = {"before": lambda env: pretrained_actor,
+    policies: dict[str, PolicyFactory] = {"before": lambda env: start_actor,
                                           "after": lambda env: run["algo"].actor}
     policies |= {name: reference_factory(name) for name in evaluation.references}
     returns = evaluate_returns(policies, env_stack(train_cfg), evaluation.protocol, list(evaluation.scenarios),

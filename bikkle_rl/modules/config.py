@@ -26,6 +26,8 @@ class ModelConfig:
 
     ``gaze_adapter``: the hidden width of the transformer's gaze-pellet adapter (see
     :mod:`bikkle_rl.modules.gaze_adapter`), 0 for none; a gaze-only fine-tune adds one to a no-gaze agent.
+    ``gaze_token``: whether the transformer's attention sees the gaze token; false leaves gaze to the adapter
+    alone (a no-gaze agent's fine-tune then starts at exactly its play without gaze).
     """
 
     encoder: str = "mlp"
@@ -38,6 +40,7 @@ class ModelConfig:
     ff_multiplier: int = 2
     pooling: str = "mean"
     gaze_adapter: int = 0
+    gaze_token: bool = True
     cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 32])
     q_layers: int = 1
     distribution: str = "tanh_normal"
@@ -63,6 +66,8 @@ class ModelConfig:
         if self.gaze_adapter < 0 or (self.gaze_adapter and self.encoder != "transformer"):
             raise ValueError(f"gaze_adapter must be 0, or > 0 with the transformer encoder, got {self.gaze_adapter!r} "
                              f"with encoder {self.encoder!r}")
+        if not self.gaze_token and not self.gaze_adapter:
+            raise ValueError("gaze_token: false needs gaze_adapter > 0 (otherwise nothing reads gaze)")
         if self.q_layers < 0:
             raise ValueError(f"q_layers must be >= 0, got {self.q_layers!r}")
         if self.token_width % self.num_heads:

@@ -53,10 +53,16 @@ class GazePelletAdapter(nn.Module):
         return self.net(features) * active[..., None]
 
 
-def load_weights_keeping_new_adapters(module: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
-    """``module.load_state_dict(state_dict)``, except that gaze-adapter weights the module has and ``state_dict``
-    lacks keep their fresh values: a checkpoint trained without an adapter loads into a model that adds one (a
-    gaze-only fine-tune), and the model computes the checkpoint's function. Anything else missing still fails."""
+def with_fresh_adapters(module: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state_dict`` completed with the fresh values of the gaze-adapter weights ``module`` has and it lacks: a
+    checkpoint trained without an adapter then loads into a model that adds one (a gaze-only fine-tune), and the
+    model computes the checkpoint's function. Anything else missing still fails to load."""
     fresh = {name: value for name, value in module.state_dict().items()
              if ADAPTER_NAME in name.split(".") and name not in state_dict}
-    module.load_state_dict({**state_dict, **fresh})
+    return {**state_dict, **fresh}
+
+
+def load_weights_keeping_new_adapters(module: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
+    """``module.load_state_dict(state_dict)``, with gaze adapters new to ``module`` kept fresh
+    (:func:`with_fresh_adapters`)."""
+    module.load_state_dict(with_fresh_adapters(module, state_dict))

@@ -103,12 +103,15 @@ class TokenTransformer(nn.Module):
     on top of that well-conditioned start rather than through a stack of random mixing layers.
 
     ``gaze_adapter`` > 0 adds a :class:`GazePelletAdapter` of that hidden width to the token embeddings: a gaze
-    pathway that trains alone (a gaze-only fine-tune), zero at start.
+    pathway that trains alone (a gaze-only fine-tune), zero at start. ``gaze_token=False`` drops the gaze token
+    from attention and pooling (the adapter still reads it): gaze then reaches the network through the adapter
+    alone, so a no-gaze agent given an adapter computes exactly its function without gaze until the adapter trains.
     """
 
     def __init__(self, width: int, num_layers: int, num_heads: int, ff_multiplier: int, pooling: str,
-                 gaze_adapter: int = 0):
+                 gaze_adapter: int = 0, gaze_token: bool = True):
         super().__init__()
+        self.gaze_token = gaze_token
         self.tokenizer = TypedTokenizer(width)
         self.gaze_adapter = GazePelletAdapter(width, gaze_adapter) if gaze_adapter else None
         self.blocks = nn.ModuleList(TransformerBlock(width, num_heads, ff_multiplier) for _ in range(num_layers))
@@ -127,6 +130,8 @@ class TokenTransformer(nn.Module):
         x = self.tokenizer(tokens, token_type)  # [T, B, width]
         if self.gaze_adapter is not None:
             x = x + self.gaze_adapter(tokens, token_type, mask)
+        if not self.gaze_token:
+            mask = mask & (token_type != TokenType.GAZE)
         if self.query is not None:
             x = torch.cat([x, self.query.expand(1, x.shape[1], -1)])
             mask = torch.cat([mask, mask.new_ones(1, mask.shape[1])])
@@ -146,4 +151,5 @@ class TokenTransformer(nn.Module):
 
     def gaze_parameters(self) -> list[nn.Parameter]:
         adapter = [] if self.gaze_adapter is None else list(self.gaze_adapter.parameters())
-        return self.tokenizer.parameters_of(TokenType.GAZE) + adapter
+        token = self.tokenizer.parameters_of(TokenType.GAZE) if self.gaze_token else []
+        return token + adapter

@@ -102,13 +102,20 @@ def test_finetune_keeps_the_pretrained_gaze_holding(compose_train, tmp_path):
 
 
 def test_a_transformer_gets_the_gaze_adapter_and_other_encoders_do_not(compose_train, tmp_path):
+    """A no-gaze transformer also loses its never-learned gaze token (unless kept); one trained with gaze keeps it."""
     transformer = plain_config(compose_train(tmp_path, "model=transformer", "gaze=none"))
     adapted = finetune_config(compose_finetune("checkpoint=pre.pt", "gaze_adapter=12", f"out_dir={tmp_path}"),
                               transformer, tmp_path / "ft")
-    assert adapted.model == {**transformer["model"], "gaze_adapter": 12}
+    assert adapted.model == {**transformer["model"], "gaze_adapter": 12, "gaze_token": False}
+    kept = finetune_config(compose_finetune("checkpoint=pre.pt", "drop_unseen_gaze_token=false",
+                                            f"out_dir={tmp_path}"), transformer, tmp_path / "ft")
+    assert kept.model == {**transformer["model"], "gaze_adapter": 32}
+    gaze_trained = plain_config(compose_train(tmp_path, "model=transformer", "gaze=uniform"))
+    assert finetune_config(compose_finetune("checkpoint=pre.pt", f"out_dir={tmp_path}"), gaze_trained,
+                           tmp_path / "ft").model == {**gaze_trained["model"], "gaze_adapter": 32}
     bare = finetune_config(compose_finetune("checkpoint=pre.pt", "gaze_adapter=0", f"out_dir={tmp_path}"),
                            transformer, tmp_path / "ft")
-    assert bare.model.gaze_adapter == 0
+    assert bare.model.gaze_adapter == 0 and bare.model.gaze_token
     mlp = plain_config(compose_train(tmp_path, "gaze=none"))
     assert finetune_config(compose_finetune("checkpoint=pre.pt", f"out_dir={tmp_path}"), mlp, tmp_path).model == \
         mlp["model"]
