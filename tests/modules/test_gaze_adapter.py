@@ -55,8 +55,9 @@ def test_it_reads_each_pellet_relative_to_the_gaze_point(generator):
     assert not torch.allclose(adapter(gaze_moved, token_type, mask), adapter(tokens, token_type, mask))
 
 
-def randomised_actor(gaze_adapter: int) -> torch.nn.Module:
-    actor = make_actor(ModelConfig(encoder="transformer", gaze_adapter=gaze_adapter), SpecOnlyEnv())
+def randomised_actor(gaze_adapter: int, gaze_token: bool = True) -> torch.nn.Module:
+    actor = make_actor(ModelConfig(encoder="transformer", gaze_adapter=gaze_adapter, gaze_token=gaze_token),
+                       SpecOnlyEnv())
     with torch.no_grad():
         for block in actor.modules():
             if isinstance(block, TransformerBlock):
@@ -70,6 +71,22 @@ def test_a_checkpoint_without_adapter_loads_into_a_model_with_one_and_keeps_its_
     scenes = random_scenes(64, generator, gaze_valid_prob=1.0)
     torch.testing.assert_close(adapted(scenes.clone())["loc"], plain(scenes.clone())["loc"], rtol=0, atol=0)
     assert any("gaze_adapter" in name for name in adapted.state_dict())
+
+
+def test_without_the_gaze_token_gaze_reaches_the_network_through_the_adapter_alone(generator):
+    """A no-gaze agent given an adapter and no gaze token computes its function without gaze, whatever the gaze,
+    until the adapter trains; then gaze changes its output."""
+    actor = randomised_actor(8, gaze_token=False)
+    scenes = random_scenes(64, generator, gaze_valid_prob=1.0)
+    no_gaze = scenes.clone()
+    no_gaze["token_mask"][:, GAZE_SLOT] = False
+    with_gaze = actor(scenes.clone())["loc"]
+    torch.testing.assert_close(with_gaze, actor(no_gaze.clone())["loc"], rtol=0, atol=0)
+    with torch.no_grad():
+        next(m for m in actor.modules() if isinstance(m, GazePelletAdapter)).net[-1].weight.normal_()
+    assert not torch.allclose(actor(scenes.clone())["loc"], actor(no_gaze)["loc"])
+    plain = randomised_actor(8)  # the gaze token, randomised, moves the output with the gaze alone
+    assert not torch.allclose(plain(scenes.clone())["loc"], plain(no_gaze)["loc"])
 
 
 def test_anything_else_missing_still_fails():

@@ -9,14 +9,15 @@ from bikkle_rl.modules.token_transformer import TransformerBlock
 
 BUILDERS = {"actor": (make_actor, "loc"), "critic": (make_critic, "state_value"),
             "q": (make_q, "state_action_value")}
-ENCODERS = ["mlp", "transformer", "cnn", "transformer+adapter"]
+ENCODERS = ["mlp", "transformer", "cnn", "transformer+adapter", "transformer+adapter-token"]
 ADAPTER_WIDTH = 8
 
 
 def model_config(encoder: str) -> ModelConfig:
-    """``transformer+adapter``: the transformer with a gaze-pellet adapter (what a gaze-only fine-tune adds)."""
-    if encoder == "transformer+adapter":
-        return ModelConfig(encoder="transformer", gaze_adapter=ADAPTER_WIDTH)
+    """``transformer+adapter``: the transformer with a gaze-pellet adapter (what a gaze-only fine-tune adds);
+    ``-token``: without its gaze token, gaze read by the adapter alone (what it adds to a no-gaze agent)."""
+    if encoder.startswith("transformer+adapter"):
+        return ModelConfig(encoder="transformer", gaze_adapter=ADAPTER_WIDTH, gaze_token=not encoder.endswith("-token"))
     return ModelConfig(encoder=encoder)
 
 
@@ -46,7 +47,8 @@ def expected_gaze_parameters(encoder_name: str, encoder: torch.nn.Module) -> lis
         return [encoder.gaze_input.weight]
     gaze = int(TokenType.GAZE)
     adapter = [] if encoder.gaze_adapter is None else list(encoder.gaze_adapter.parameters())
-    return [encoder.tokenizer.projections[gaze].weight, encoder.tokenizer.type_embeddings[gaze], *adapter]
+    token = [encoder.tokenizer.projections[gaze].weight, encoder.tokenizer.type_embeddings[gaze]]
+    return [*token, *adapter] if encoder.gaze_token else adapter
 
 
 def loss_of(network, output_key, scenes):
@@ -64,7 +66,7 @@ def test_selects_exactly_the_gaze_reading_tensors(encoder, role):
     assert [id(p) for p in selected] == [id(p) for p in expected]
     adapter = [(ADAPTER_WIDTH, 5), (ADAPTER_WIDTH,), (32, ADAPTER_WIDTH), (32,)]
     shapes = {"mlp": [(64, 3)], "cnn": [(16, 1, 3, 3)], "transformer": [(32, 4), (32,)],
-              "transformer+adapter": [(32, 4), (32,), *adapter]}[encoder]
+              "transformer+adapter": [(32, 4), (32,), *adapter], "transformer+adapter-token": adapter}[encoder]
     assert [tuple(p.shape) for p in selected] == shapes
 
 
@@ -100,7 +102,10 @@ def test_a_gaze_only_step_changes_only_gaze_parameters(encoder, role, generator)
 def test_gaze_free_inputs_give_gaze_parameters_zero_gradient(encoder, generator):
     network, output_key = network_and_output(encoder, "actor")
     loss_of(network, output_key, random_scenes(64, generator, gaze_valid_prob=0.0)).backward()
-    gaze_ids = {id(p) for p in gaze_parameters(network)}
+    encoder_module = find_encoder(network)
+    dropped_token = [] if getattr(encoder_module, "gaze_token", True) else \
+        encoder_module.tokenizer.parameters_of(TokenType.GAZE)  # read by nothing
+    gaze_ids = {id(p) for p in gaze_parameters(network) + dropped_token}
     for parameter in gaze_parameters(network):
         assert torch.count_nonzero(parameter.grad) == 0
     other_grads = [p.grad for p in network.parameters() if id(p) not in gaze_ids]

@@ -21,6 +21,7 @@ def test_defaults_are_valid():
         ({"policy_init_gain": 0.0}, "policy_init_gain must be > 0"),
         ({"gaze_adapter": -1, "encoder": "transformer"}, "gaze_adapter must be 0"),
         ({"gaze_adapter": 8, "encoder": "mlp"}, "with the transformer encoder"),
+        ({"gaze_token": False, "encoder": "transformer"}, "gaze_token: false needs gaze_adapter > 0"),
     ],
 )
 def test_invalid_values_raise_naming_the_field(overrides, message):

@@ -8,9 +8,11 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
+from bikkle_rl.agent_io import load_agent
 from bikkle_rl.checkpoint import load_checkpoint
-from bikkle_rl.envs.stack import plain_config
-from bikkle_rl.experiment import make_algorithm, make_train_env
+from bikkle_rl.envs.stack import make_env, plain_config
+from bikkle_rl.envs.transforms.token_layout import TokenType
+from bikkle_rl.experiment import env_stack, make_algorithm, make_train_env
 from bikkle_rl.modules import gaze_parameters
 from recipes.finetune_gaze import finetune_config, run_finetune
 from recipes.train import train
@@ -121,10 +123,26 @@ def test_a_transformer_gets_the_gaze_adapter_and_other_encoders_do_not(compose_t
         mlp["model"]
 
 
+def assert_starts_blind_to_gaze(pretrained: Path, finetune_config: dict) -> None:
+    """The no-gaze agent in the fine-tune's network (adapter fresh, gaze token dropped) acts with gaze present as
+    the pretrained agent acts without it, where the pretrained agent with its gaze token acts otherwise."""
+    assert finetune_config["model"]["gaze_token"] is False
+    start, _ = load_agent(pretrained, model=finetune_config["model"])
+    plain, _ = load_agent(pretrained)
+    with_gaze = make_env(env_stack(finetune_config, num_envs=16, reward_norm=None), seed=0).reset()
+    with_gaze["token_mask"] = with_gaze["token_mask"] | (with_gaze["token_type"] == TokenType.GAZE)
+    without_gaze = with_gaze.clone()
+    without_gaze["token_mask"] = with_gaze["token_mask"] & (with_gaze["token_type"] != TokenType.GAZE)
+    with torch.no_grad():
+        assert torch.equal(start(with_gaze.clone())["loc"], plain(without_gaze.clone())["loc"])
+        assert not torch.equal(plain(with_gaze.clone())["loc"], plain(without_gaze.clone())["loc"])
+
+
 @pytest.mark.parametrize("model", ["mlp", "transformer"])
 def test_gaze_only_finetune_end_to_end(compose_train, tmp_path, model):
     """Every pretrained non-gaze parameter comes back bit-identical, every gaze one trained; the transformer's
-    gaze adapter, new in the fine-tune, trained from its zero output."""
+    gaze adapter, new in the fine-tune, trained from its zero output. The transformer, trained without gaze,
+    starts the fine-tune without its gaze token: before it, gaze changes nothing."""
     pre_dir = tmp_path / "pretrained"
     train(compose_train(pre_dir, f"model={model}", "env=gaze_value", "gaze=none", "total_frames=512",
                         "evaluation.protocol=gaze-value", "evaluation.curve_episodes=8"), pre_dir)
@@ -151,6 +169,8 @@ def test_gaze_only_finetune_end_to_end(compose_train, tmp_path, model):
     assert set(data["results"]) == {"correlated"} and set(data["results"]["correlated"]) == {"before", "after"}
     assert data["gaze_value"] is None  # needs the uniform, none and oracle scenarios too
     after, before = data["results"]["correlated"]["after"], data["results"]["correlated"]["before"]
-    assert data["improved"] == {"correlated": after["ci_low"] > before["ci_high"]}
+    assert data["improved"]["correlated"] == (after["ci_low"] > before["ci_high"])
+    if model == "transformer":
+        assert_starts_blind_to_gaze(pre_dir / "final.pt", load_checkpoint(out_dir / "final.pt")["config"])
     assert data["finetune"]["freeze"] is True and data["finetune"]["frames"] == 512
     assert (out_dir / "report" / "learning_curve.png").is_file()
