@@ -56,6 +56,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
+from bikkle_rl.atomic_write import write_json
 from bikkle_rl.checkpoint import load_checkpoint
 from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.envs.transforms.gaze_injection import availability_range
@@ -113,7 +114,7 @@ def train_agent(run_dir: Path, seed: int, gaze: str, args: argparse.Namespace,
         check_reusable(final, cfg)
         return final, json.loads(curve.read_text()) if curve.is_file() else []
     history = train(cfg, run_dir)["history"]
-    curve.write_text(json.dumps(history))
+    write_json(curve, history, indent=None)
     return final, history
 
 
@@ -295,7 +296,7 @@ def main() -> None:
         if target in verdicts[0]:
             met = sum(v[target] for v in verdicts)
             print(f"{'PASS' if met == len(verdicts) else 'FAIL'}  {label}: {met}/{len(verdicts)} seeds")
-    (args.out / "verdicts.json").write_text(json.dumps(verdicts, indent=2))
+    write_json(args.out / "verdicts.json", verdicts)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ agent / greedy ratio per seed and scenario, the spread over seeds, and saves the
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import matplotlib.pyplot as plt
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
+from bikkle_rl.atomic_write import write_json
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
 from bikkle_rl.evaluation.report import evaluate_table, reference_factory
 from bikkle_rl.experiment import env_stack
@@ -67,7 +67,7 @@ def main() -> None:
     print(f"{'seed':>4} {'frames':>11} " + " ".join(f"{s + ' agent/greedy':>28}" for s in SCENARIOS))
     for seed in args.seeds:
         results, history = run_seed(args, seed, out_dir)
-        (out_dir / f"{args.model}_seed{seed}.json").write_text(json.dumps({"results": results, "curve": history}))
+        write_json(out_dir / f"{args.model}_seed{seed}.json", {"results": results, "curve": history}, indent=None)
         cells = []
         for scenario in SCENARIOS:
             agent, greedy = results[scenario]["agent"]["mean"], results[scenario]["greedy"]["mean"]

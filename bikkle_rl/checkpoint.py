@@ -14,18 +14,16 @@ Example::
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-PathLike = str | os.PathLike
+from bikkle_rl.atomic_write import PathLike, write_atomically
 
 
 class CheckpointError(RuntimeError):
@@ -33,39 +31,9 @@ class CheckpointError(RuntimeError):
 
 
 def save_checkpoint(path: PathLike, payload: Mapping[str, Any]) -> Path:
-    """Writes ``payload`` to ``path`` atomically: a reader sees the old file or the complete new one.
-
-    The data goes to a temporary file in the same directory, is flushed and fsynced, then renamed over
-    ``path``. If anything fails the temporary file is removed and an existing ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(dict(payload), file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    sync_directory(path.parent)
-    return path
-
-
-def sync_directory(directory: Path) -> None:
-    """Makes a rename inside ``directory`` durable (best effort: not every platform can fsync a directory)."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    """Writes ``payload`` to ``path`` atomically (:func:`~bikkle_rl.atomic_write.write_atomically`): a reader
+    sees the old file or the complete new one, and a failed write leaves an existing ``path`` untouched."""
+    return write_atomically(path, lambda file: torch.save(dict(payload), file))
 
 
 def load_checkpoint(path: PathLike, expected: Mapping[str, Any] | None = None,

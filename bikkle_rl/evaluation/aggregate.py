@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from bikkle_rl.atomic_write import write_json
 from bikkle_rl.evaluation.report import format_table, plot_bars
 from bikkle_rl.evaluation.stats import bootstrap_ci, interquartile_mean
 
@@ -107,7 +108,7 @@ def write_aggregate(aggregated: Mapping, out_dir: str | Path, sources: Sequence[
     out_dir.mkdir(parents=True, exist_ok=True)
     title = f"interquartile mean over {aggregated['runs']} runs (95 % bootstrap CI)"
     paths = {"json": out_dir / "aggregate.json", "table": out_dir / "aggregate.md", "plot": out_dir / "aggregate.png"}
-    paths["json"].write_text(json.dumps({**aggregated, "sources": [str(p) for p in sources]}, indent=2))
+    write_json(paths["json"], {**aggregated, "sources": [str(p) for p in sources]})
     view = headline(aggregated["results"])
     text = f"# {title}\n\n{format_table(view)}\n"
     if "gaze_value" in aggregated:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tensordict.nn import TensorDictModuleBase
 from torchrl.envs import TransformedEnv
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
+from bikkle_rl.atomic_write import write_json
 from bikkle_rl.envs import save_video
 from bikkle_rl.envs.stack import make_env
 from bikkle_rl.evaluation.protocols import evaluation_stack
@@ -117,7 +117,7 @@ def write_report(results: Mapping, out_dir: str | Path, title: str, extra: Mappi
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "eval.json", "table": out_dir / "eval.md", "plot": out_dir / "eval.png"}
-    paths["json"].write_text(json.dumps({"title": title, "results": results, **(extra or {})}, indent=2))
+    write_json(paths["json"], {"title": title, "results": results, **(extra or {})})
     paths["table"].write_text(f"# {title}\n\n{format_table(results)}\n")
     plot_bars(results, paths["plot"], title)
     return paths

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -46,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from bikkle_rl.atomic_write import write_atomically
 from bikkle_rl.envs.config import BikkleConfig
 
 SCHEMA_VERSION = 1
@@ -167,16 +167,9 @@ def save_recording(recording: Recording, path: str | os.PathLike) -> Path:
     """Writes ``recording`` to ``path`` atomically (a reader never sees half a file) and returns the path."""
     path = Path(path)
     recording.validate(str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez_compressed(file, schema_version=np.int64(SCHEMA_VERSION),
-                                metadata=np.array(json.dumps(recording.metadata)), **recording.columns)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    metadata = np.array(json.dumps(recording.metadata))
+    write_atomically(path, lambda file: np.savez_compressed(file, schema_version=np.int64(SCHEMA_VERSION),
+                                                            metadata=metadata, **recording.columns))
     return path
 
 
