@@ -64,8 +64,10 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
         train_cfg["model"] = {**pretrained["model"], "gaze_adapter": int(cfg.gaze_adapter)}
         if cfg.gaze_adapter and config_flag(cfg, "drop_unseen_gaze_token") and trained_without_gaze(pretrained):
             train_cfg["model"]["gaze_token"] = False
+    algo = OmegaConf.merge(pretrained["algo"], cfg.get("algo") or {})
     if cfg.lr is not None:
-        train_cfg["algo"] = {**pretrained["algo"], "optim": {**pretrained["algo"]["optim"], "lr": float(cfg.lr)}}
+        algo.optim.lr = float(cfg.lr)
+    train_cfg["algo"] = plain_config(algo)
     return OmegaConf.create(train_cfg)
 
 

@@ -11,18 +11,26 @@ from tensordict.nn import CudaGraphModule
 
 @dataclass
 class OptimConfig:
-    """Adam with optional linear learning-rate annealing to zero and global-norm gradient clipping."""
+    """Adam with optional linear learning-rate warmup and annealing to zero, and global-norm gradient clipping.
+
+    ``warmup``: the fraction of the run over which the learning rate rises linearly from zero. Adam's first steps
+    move every parameter by about ``lr`` whatever its gradient, so a fine-tune's freshly added, zero-initialised
+    module (a gaze adapter) shifts the pretrained policy far on its first updates unless they are small.
+    """
 
     lr: float = 3e-4
     eps: float = 1e-5
     anneal_lr: bool = True
     max_grad_norm: float | None = 0.5
+    warmup: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
             raise ValueError(f"optim.lr must be > 0, got {self.lr!r}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             raise ValueError(f"optim.max_grad_norm must be > 0 or null, got {self.max_grad_norm!r}")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"optim.warmup must be a fraction of the run in [0, 1), got {self.warmup!r}")
 
 
 def make_optimizer(cfg: OptimConfig, parameters: Iterable[torch.nn.Parameter], capturable: bool = False
@@ -41,14 +49,16 @@ def make_optimizer(cfg: OptimConfig, parameters: Iterable[torch.nn.Parameter], c
 
 
 def anneal_learning_rate(optimizer: torch.optim.Optimizer, cfg: OptimConfig, progress: float) -> None:
-    """Sets the learning rate to ``(1 - progress) x cfg.lr`` if ``cfg.anneal_lr`` (a no-op otherwise).
+    """Sets the learning rate for ``progress``, the run's fraction done (clamped to [0, 1]): ``cfg.lr``, times
+    ``progress / cfg.warmup`` during the warmup and ``1 - progress`` if ``cfg.anneal_lr`` (a no-op without either).
 
-    ``progress`` is the run's fraction done, clamped to [0, 1]. A capturable optimizer keeps its learning rate
-    as a device tensor, which is filled in place (a CUDA graph reads it from there).
+    A capturable optimizer keeps its learning rate as a device tensor, which is filled in place (a CUDA graph
+    reads it from there).
     """
-    if not cfg.anneal_lr:
+    if not cfg.anneal_lr and not cfg.warmup:
         return
-    lr = (1.0 - min(max(progress, 0.0), 1.0)) * cfg.lr
+    progress = min(max(progress, 0.0), 1.0)
+    lr = cfg.lr * (min(progress / cfg.warmup, 1.0) if cfg.warmup else 1.0) * (1.0 - progress if cfg.anneal_lr else 1.0)
     for group in optimizer.param_groups:
         if torch.is_tensor(group["lr"]):
             group["lr"].fill_(lr)
