@@ -94,10 +94,12 @@ def test_finetune_config_swaps_gaze_budget_and_freeze(compose_train, tmp_path):
 
 def test_finetune_overrides_the_pretrained_algorithm_where_asked(compose_train, tmp_path):
     pretrained = plain_config(compose_train(tmp_path, "gaze=none"))
-    cfg = compose_finetune("checkpoint=pre.pt", "+algo.target_kl=0.02", "+algo.optim.warmup=0.1", "lr=1e-4",
+    assert finetune_config(compose_finetune("checkpoint=pre.pt", f"out_dir={tmp_path}"), pretrained,
+                           tmp_path / "ft").algo.optim.warmup == 0.1  # the fine-tune's default
+    cfg = compose_finetune("checkpoint=pre.pt", "+algo.target_kl=0.02", "algo.optim.warmup=0.2", "lr=1e-4",
                            f"out_dir={tmp_path}")
     algo = finetune_config(cfg, pretrained, tmp_path / "ft").algo
-    assert algo.target_kl == 0.02 and algo.optim.warmup == 0.1 and algo.optim.lr == 1e-4
+    assert algo.target_kl == 0.02 and algo.optim.warmup == 0.2 and algo.optim.lr == 1e-4
     assert {**algo, "target_kl": None, "optim": None} == {**pretrained["algo"], "optim": None}
     assert {**algo.optim, "warmup": 0.0, "lr": 3e-4} == pretrained["algo"]["optim"]
 
