@@ -48,7 +48,7 @@ def make_optimizer(cfg: OptimConfig, parameters: Iterable[torch.nn.Parameter], c
     return torch.optim.Adam(trainable, lr=lr, eps=cfg.eps, capturable=capturable, fused=True)
 
 
-def anneal_learning_rate(optimizer: torch.optim.Optimizer, cfg: OptimConfig, progress: float) -> None:
+def schedule_learning_rate(optimizer: torch.optim.Optimizer, cfg: OptimConfig, progress: float) -> None:
     """Sets the learning rate for ``progress``, the run's fraction done (clamped to [0, 1]): ``cfg.lr``, times
     ``progress / cfg.warmup`` during the warmup and ``1 - progress`` if ``cfg.anneal_lr`` (a no-op without either).
 

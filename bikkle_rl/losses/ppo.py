@@ -10,7 +10,7 @@ from torchrl.modules import ProbabilisticActor, ValueOperator
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
-from bikkle_rl.losses.optim import OptimConfig, accelerate, anneal_learning_rate, clip_and_step, make_optimizer
+from bikkle_rl.losses.optim import OptimConfig, accelerate, clip_and_step, make_optimizer, schedule_learning_rate
 from bikkle_rl.modules.gaze_adapter import load_weights_keeping_new_adapters
 
 
@@ -113,7 +113,7 @@ class PPO:
         anneals to zero. The training loop passes the larger of its frame and wall-time fractions, so a run with
         a time limit anneals to zero at that limit, not at a frame budget it never reaches.
         """
-        anneal_learning_rate(self.optimizer, self.cfg.optim, progress)
+        schedule_learning_rate(self.optimizer, self.cfg.optim, progress)
         with torch.no_grad():
             batch = self.advantage(batch)
         flat = batch.select(*self.minibatch_keys, strict=False).reshape(-1)

@@ -29,7 +29,7 @@ from torchrl.envs import EnvBase, MultiStepTransform
 from torchrl.objectives import SACLoss, SoftUpdate, ValueEstimators
 
 from bikkle_rl.buffers import EVENT_KEY, ReplayConfig, event_mask, make_replay_buffer
-from bikkle_rl.losses.optim import OptimConfig, accelerate, anneal_learning_rate, make_optimizer
+from bikkle_rl.losses.optim import OptimConfig, accelerate, make_optimizer, schedule_learning_rate
 from bikkle_rl.modules import ModelConfig, make_actor, make_q
 from bikkle_rl.modules.gaze_adapter import load_weights_keeping_new_adapters
 
@@ -222,8 +222,8 @@ class SAC:
         metrics = {"buffer_size": float(len(self.buffer)), "event_rate": events.float().mean().item()}
         if self.frames_seen < self.cfg.init_random_frames or len(self.buffer) < self.cfg.batch_size:
             return metrics
-        anneal_learning_rate(self.actor_optimizer, self.cfg.actor_optim, progress)
-        anneal_learning_rate(self.critic_optimizer, self.cfg.critic_optim, progress)
+        schedule_learning_rate(self.actor_optimizer, self.cfg.actor_optim, progress)
+        schedule_learning_rate(self.critic_optimizer, self.cfg.critic_optim, progress)
         self.update_credit += batch.numel() * self.cfg.updates_per_frame
         steps = int(self.update_credit)
         self.update_credit -= steps

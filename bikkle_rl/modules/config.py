@@ -66,6 +66,8 @@ class ModelConfig:
         if self.gaze_adapter < 0 or (self.gaze_adapter and self.encoder != "transformer"):
             raise ValueError(f"gaze_adapter must be 0, or > 0 with the transformer encoder, got {self.gaze_adapter!r} "
                              f"with encoder {self.encoder!r}")
+        if not isinstance(self.gaze_token, bool):
+            raise ValueError(f"gaze_token must be true or false, got {self.gaze_token!r}")
         if not self.gaze_token and not self.gaze_adapter:
             raise ValueError("gaze_token: false needs gaze_adapter > 0 (otherwise nothing reads gaze)")
         if self.q_layers < 0:

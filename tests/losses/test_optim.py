@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from bikkle_rl.losses.optim import OptimConfig, anneal_learning_rate, make_optimizer
+from bikkle_rl.losses.optim import OptimConfig, make_optimizer, schedule_learning_rate
 
 
 def lr_at(progress: float, **optim) -> float:
     cfg = OptimConfig(lr=1e-3, **optim)
     optimizer = make_optimizer(cfg, [torch.nn.Parameter(torch.zeros(3))])
-    anneal_learning_rate(optimizer, cfg, progress)
+    schedule_learning_rate(optimizer, cfg, progress)
     return optimizer.param_groups[0]["lr"]
 
 

@@ -22,6 +22,7 @@ def test_defaults_are_valid():
         ({"gaze_adapter": -1, "encoder": "transformer"}, "gaze_adapter must be 0"),
         ({"gaze_adapter": 8, "encoder": "mlp"}, "with the transformer encoder"),
         ({"gaze_token": False, "encoder": "transformer"}, "gaze_token: false needs gaze_adapter > 0"),
+        ({"gaze_token": "no", "encoder": "transformer", "gaze_adapter": 8}, "gaze_token must be true or false"),
     ],
 )
 def test_invalid_values_raise_naming_the_field(overrides, message):
