@@ -62,6 +62,7 @@ from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.envs.transforms.gaze_injection import availability_range
 from bikkle_rl.evaluation.aggregate import aggregate, format_gaze_value_runs
 from bikkle_rl.evaluation.curves import plot_learning_curves
+from bikkle_rl.losses.ppo import PPOConfig
 from bikkle_rl.modules import ModelConfig
 from recipes.evaluate import run_evaluation
 from recipes.finetune_gaze import run_finetune
@@ -70,8 +71,9 @@ from recipes.train import train
 CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 PROTOCOL = "gaze-value"
 SCENARIOS = ["correlated", "uniform", "none", "oracle"]
-REUSE_CHECKED = ("env", "gaze", "algo", "seed", "total_frames", "oracle")
-"""The train settings a reused run must share with the benchmark's (the model is compared as a ModelConfig)."""
+REUSE_CHECKED = ("env", "gaze", "model", "algo", "seed", "total_frames", "oracle")
+"""The train settings a reused run must share with the benchmark's (model and PPO settings compared as their
+config classes, so that a field added since, at its default, still matches)."""
 HOLD_GAZE = ["+gaze.hold=true"]
 """Every agent sees the last valid gaze and its age: gaze is valid on a quarter of the steps, and a memoryless
 policy that only sees it then would turn toward the high-value pink one step in four."""
@@ -118,13 +120,20 @@ def train_agent(run_dir: Path, seed: int, gaze: str, args: argparse.Namespace,
     return final, history
 
 
+def typed(key: str, settings):
+    """A run's ``model`` or PPO ``algo`` settings as their config class (other settings as they are)."""
+    if key == "model":
+        return ModelConfig(**settings)
+    if key == "algo" and settings.get("name") == "ppo":
+        return PPOConfig(**settings)
+    return settings
+
+
 def check_reusable(final: Path, cfg) -> None:
     """Raises if the run that wrote ``final`` was trained with other settings than ``cfg`` (those that shape the
     agent: arena, gaze, model, algorithm, seed, frame budget, oracle view)."""
     saved, wanted = load_checkpoint(final, expected={"config": None})["config"], plain_config(cfg)
-    differing = [key for key in REUSE_CHECKED if saved.get(key) != wanted.get(key)]
-    if ModelConfig(**saved["model"]) != ModelConfig(**wanted["model"]):  # a field added since keeps its default
-        differing.append("model")
+    differing = [key for key in REUSE_CHECKED if typed(key, saved.get(key)) != typed(key, wanted.get(key))]
     if differing:
         raise ValueError(f"--reuse: {final} was trained with other {differing} settings than this benchmark's; "
                          "move the run away or drop --reuse")
