@@ -41,7 +41,10 @@ and followed exact gaze at the oracle agent's level; three seeds at 5.5 M steps 
 (0.55 across the three), beating greedy in all three; the gaze-only fine-tune raised return(correlated) on seeds 0 /
 1, not 2, and mostly by unlearning the distraction of a gaze token the agent never saw. With the gaze-pellet adapter
 (the fine-tune's default since) and 4 M fine-tune steps a seed (``--finetune-frames 4000000``) it read gaze on seeds
-0 / 1 (correlated 19.89 -> 22.88 / 17.11 -> 21.55, uniform after 21.73 / 20.48), not on seed 2 (19.65 -> 19.50).
+0 / 1 (correlated 19.89 -> 22.88 / 17.11 -> 21.55, uniform after 21.73 / 20.48), not on seed 2 (19.65 -> 19.50); but
+that "before" was the agent misled by its never-learned gaze token. Started from the agent's play without gaze (the
+token dropped, a learning-rate warmup) it reads gaze on seeds 0 / 1 (22.53 -> 23.27 / 21.81 -> 22.69, uniform after
+21.91 / 21.82), not on seed 2 (22.16 -> 21.97): raises with CIs apart 1/3 (seed 0 misses by 0.01), reads gaze 2/3.
 An MLP did not learn to use gaze here in 10 minutes, hence the transformer default. On one H200 the whole benchmark
 ran end to end (one seed, short runs) at 80-105 k steps/s a training run with 4096 arenas captured in CUDA graphs.
 """
