@@ -160,6 +160,7 @@ def test_gaze_only_finetune_end_to_end(compose_train, tmp_path, model):
                         "evaluation.protocol=gaze-value", "evaluation.curve_episodes=8"), pre_dir)
     out_dir = tmp_path / "finetune"
     cfg = compose_finetune(f"checkpoint={pre_dir / 'final.pt'}", "total_frames=512", "lr=0.01",
+                           "algo.optim.warmup=0.0",  # one update: a warmup would run it at a learning rate of 0
                            "evaluation.scenarios=[correlated]", "evaluation.episodes=8", "evaluation.references=[]",
                            f"out_dir={out_dir}")
     output = run_finetune(cfg)
