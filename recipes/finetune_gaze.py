@@ -42,6 +42,7 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
     A transformer without a gaze-pellet adapter gets one of width ``cfg.gaze_adapter`` (0: none); if it was
     trained without gaze and ``cfg.drop_unseen_gaze_token``, its gaze token (never learned) leaves attention, so
     the fine-tune starts at exactly the agent's play without gaze and gaze reaches it through the adapter alone.
+    ``cfg.min_scale`` (unless null) raises the policy's exploration floor: its mean action is unchanged.
 
     Its learning curve follows the agent on the first scenario of this run's evaluation protocol.
     """
@@ -64,6 +65,8 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
         train_cfg["model"] = {**pretrained["model"], "gaze_adapter": int(cfg.gaze_adapter)}
         if cfg.gaze_adapter and config_flag(cfg, "drop_unseen_gaze_token") and trained_without_gaze(pretrained):
             train_cfg["model"]["gaze_token"] = False
+    if cfg.get("min_scale") is not None:
+        train_cfg["model"] = {**train_cfg["model"], "min_scale": float(cfg.min_scale)}
     algo = OmegaConf.merge(pretrained["algo"], cfg.get("algo") or {})
     if cfg.lr is not None:
         algo.optim.lr = float(cfg.lr)

@@ -7,13 +7,14 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
+from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.checkpoint import load_checkpoint
 from bikkle_rl.envs.stack import make_env, plain_config
 from bikkle_rl.envs.transforms.token_layout import TokenType
 from bikkle_rl.experiment import env_stack, make_algorithm, make_train_env
-from bikkle_rl.modules import gaze_parameters
+from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor
 from recipes.finetune_gaze import finetune_config, run_finetune
 from recipes.train import train
 
@@ -133,6 +134,38 @@ def test_a_transformer_gets_the_gaze_adapter_and_other_encoders_do_not(compose_t
     mlp = plain_config(compose_train(tmp_path, "gaze=none"))
     assert finetune_config(compose_finetune("checkpoint=pre.pt", f"out_dir={tmp_path}"), mlp, tmp_path).model == \
         mlp["model"]
+
+
+def stop_exploring(actor) -> None:
+    """Pushes ``actor``'s scale down to its lower bound everywhere, as in a pretrained agent that stopped exploring."""
+    policy_net = actor.module[0].module
+    with torch.no_grad():
+        if hasattr(policy_net.normal_params, "state_independent_scale"):
+            policy_net.normal_params.state_independent_scale.fill_(-20.0)
+        else:  # the output layer's second half maps to the state-dependent scale
+            half = policy_net.out.bias.numel() // 2
+            policy_net.out.weight[half:] = 0.0
+            policy_net.out.bias[half:] = -20.0
+
+
+@pytest.mark.parametrize("scale", ["state", "global"])
+def test_the_exploration_floor_widens_sampling_and_leaves_deterministic_play(compose_train, tmp_path, scale):
+    """``min_scale`` reaches the fine-tune's model; a pretrained agent that stopped exploring, in that network,
+    samples with a scale of at least the floor and acts as before under the mean action."""
+    pretrained = plain_config(compose_train(tmp_path, "gaze=none", f"model.scale={scale}"))
+    cfg = compose_finetune("checkpoint=pre.pt", "min_scale=0.2", f"out_dir={tmp_path}")
+    model = finetune_config(cfg, pretrained, tmp_path / "ft").model
+    assert model == {**pretrained["model"], "min_scale": 0.2}
+    env = make_env(env_stack(pretrained, num_envs=64, reward_norm=None), seed=0)
+    plain, floored = (make_actor(ModelConfig(**config), env) for config in (pretrained["model"], model))
+    stop_exploring(plain)
+    floored.load_state_dict(plain.state_dict())
+    td = env.reset()
+    with torch.no_grad():
+        assert (plain(td.clone())["scale"] < 1e-3).all() and (floored(td.clone())["scale"] >= 0.2).all()
+        with set_exploration_type(ExplorationType.DETERMINISTIC):
+            assert torch.equal(plain(td.clone())["action"], floored(td.clone())["action"])
+    assert compose_finetune("checkpoint=pre.pt").min_scale is None  # by default the pretrained run's floor
 
 
 def assert_starts_blind_to_gaze(pretrained: Path, finetune_config: dict) -> None:
