@@ -182,7 +182,7 @@ def finetune_gaze_only(seed: int, no_gaze: Path, args: argparse.Namespace) -> di
         f"time_limit_minutes={args.finetune_minutes or args.minutes}", f"seed={seed}", f"device={args.device}",
         f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}", "evaluation.scenarios=[correlated,uniform]",
         f"evaluation.episodes={args.episodes}", "evaluation.references=[]",
-        f"out_dir={seed_dir(seed, args) / 'finetune'}"]))
+        f"out_dir={seed_dir(seed, args) / 'finetune'}", *args.finetune_override]))
     return {key: finetune[key] for key in ("results", "improved", "paths")}
 
 
@@ -289,6 +289,8 @@ def main() -> None:
                         help="read training runs already in --out (same settings, checked) instead of training them "
                              "again: a later sitting picks up the runs an earlier one finished")
     parser.add_argument("--train-override", nargs="*", default=[], help="extra train config overrides (key=value)")
+    parser.add_argument("--finetune-override", nargs="*", default=[],
+                        help="extra fine-tune config overrides (key=value), e.g. min_scale=0.4")
     parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/gaze_value"))
     args = parser.parse_args()
     for name, least in (("seeds", 1), ("first_seed", 0), ("jobs", 1), ("frames", 1), ("finetune_frames", 1)):
