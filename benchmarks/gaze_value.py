@@ -81,6 +81,11 @@ HOLD_GAZE = ["+gaze.hold=true"]
 """Every agent sees the last valid gaze and its age: gaze is valid on a quarter of the steps, and a memoryless
 policy that only sees it then would turn toward the high-value pink one step in four."""
 
+FINETUNE_FLOOR = ["min_scale=0.4"]
+"""The fine-tune's exploration floor: the no-gaze agents sample with a scale of 0.15-0.45 (median, before tanh) and
+with actions mostly saturated explore too little for a fresh adapter to learn; with the floor all three seeds'
+gaze-only fine-tunes read gaze (README, #7). ``--finetune-override min_scale=null`` runs without it."""
+
 
 TARGETS = {
     "captures_half": "gain / gain_max >= 0.5 with correlated and uniform CIs apart",
@@ -182,7 +187,7 @@ def finetune_gaze_only(seed: int, no_gaze: Path, args: argparse.Namespace) -> di
         f"time_limit_minutes={args.finetune_minutes or args.minutes}", f"seed={seed}", f"device={args.device}",
         f"cpu_threads={args.threads}", f"evaluation.protocol={PROTOCOL}", "evaluation.scenarios=[correlated,uniform]",
         f"evaluation.episodes={args.episodes}", "evaluation.references=[]",
-        f"out_dir={seed_dir(seed, args) / 'finetune'}", *args.finetune_override]))
+        f"out_dir={seed_dir(seed, args) / 'finetune'}", *FINETUNE_FLOOR, *args.finetune_override]))
     return {key: finetune[key] for key in ("results", "improved", "paths")}
 
 
@@ -290,7 +295,7 @@ def main() -> None:
                              "again: a later sitting picks up the runs an earlier one finished")
     parser.add_argument("--train-override", nargs="*", default=[], help="extra train config overrides (key=value)")
     parser.add_argument("--finetune-override", nargs="*", default=[],
-                        help="extra fine-tune config overrides (key=value), e.g. min_scale=0.4")
+                        help="extra fine-tune config overrides (key=value), e.g. min_scale=0.3")
     parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/gaze_value"))
     args = parser.parse_args()
     for name, least in (("seeds", 1), ("first_seed", 0), ("jobs", 1), ("frames", 1), ("finetune_frames", 1)):
