@@ -4,7 +4,9 @@
   ``correlated`` points at the high-value pellet, so the difference is what the agent makes of the information.
 - ``gain_max = return(oracle) - return(no information)``: what knowing the high-value pellet is worth at most
   (the oracle agent, or the agent under always-valid exact gaze, against the agent without gaze).
-- ``fraction = gain / gain_max``: the share of the attainable gain the agent captures.
+- ``fraction = gain / gain_max``: the share of the attainable gain the agent captures; it means something only
+  when the oracle beats no information (:func:`oracle_informative`): an oracle agent that failed to learn makes
+  gain_max near 0 and the fraction arbitrarily large.
 
 Confidence intervals come from a paired bootstrap: the evaluator runs every scenario from the same seeded
 initial layouts, so episode ``i`` of each scenario starts alike and the episodes are resampled jointly.
@@ -91,6 +93,12 @@ def gaze_value_from_returns(returns: Mapping[str, Mapping[str, torch.Tensor]], a
     return {**report, "oracle_source": oracle_source}
 
 
+def oracle_informative(report: Mapping) -> bool:
+    """Whether the oracle's return lies above the agent's without gaze (gain_max's CI above 0), so that the
+    fraction measures something."""
+    return report["gain_max"]["ci_low"] > 0
+
+
 def format_gaze_value(report: Mapping) -> str:
     """A few lines stating gain, gain_max and the fraction captured, with their CIs."""
     def line(name: str, label: str) -> str:
@@ -105,4 +113,6 @@ def format_gaze_value(report: Mapping) -> str:
         line("gain_max", "gain_max") + f"   return(oracle) - return(none){oracle}",
         line("fraction", "fraction") + "   gain / gain_max",
         f"CIs of correlated and uniform {verdict}",
+        *([] if oracle_informative(report) else
+          ["gain_max's CI reaches 0: the oracle does no better than no information, so the fraction means nothing"]),
     ])

@@ -6,6 +6,7 @@ import torch
 from bikkle_rl.evaluation.gaze_value import (
     format_gaze_value,
     gaze_value_from_returns,
+    oracle_informative,
     paired_bootstrap_ci,
     value_of_gaze,
 )
@@ -53,6 +54,18 @@ def test_noisy_returns_give_overlapping_cis_and_a_wide_fraction():
     assert report["separated"] is False
     assert report["gain"]["ci_low"] < report["gain"]["value"] < report["gain"]["ci_high"]
     assert report["fraction"]["ci_high"] - report["fraction"]["ci_low"] > 0.5
+
+
+def test_an_oracle_no_better_than_no_information_is_flagged():
+    """A failed oracle agent puts gain_max near 0 and the fraction at any size: the report says so."""
+    base = torch.rand(300, generator=generator(5), dtype=torch.float64)
+    noise = torch.randn(300, generator=generator(6), dtype=torch.float64) * 0.5
+    failed = value_of_gaze(correlated=base + 3, uniform=base + 1, oracle=base + noise, no_information=base,
+                           generator=generator())
+    assert not oracle_informative(failed) and "means nothing" in format_gaze_value(failed)
+    working = value_of_gaze(correlated=base + 3, uniform=base + 1, oracle=base + 5 + noise, no_information=base,
+                            generator=generator())
+    assert oracle_informative(working) and "means nothing" not in format_gaze_value(working)
 
 
 def returns_table(**cells):
