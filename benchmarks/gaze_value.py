@@ -60,7 +60,7 @@ from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.envs.transforms.gaze_injection import availability_range
 from bikkle_rl.evaluation.aggregate import aggregate, format_gaze_value_runs
 from bikkle_rl.evaluation.curves import plot_learning_curves
-from bikkle_rl.evaluation.gaze_value import oracle_informative
+from bikkle_rl.evaluation.gaze_value import UNINFORMATIVE_ORACLE, oracle_informative
 from bikkle_rl.losses.ppo import PPOConfig
 from bikkle_rl.modules import ModelConfig
 from recipes.evaluate import run_evaluation
@@ -195,13 +195,13 @@ def report_value(evaluation: dict) -> dict:
           f"gain_max {ci({**value['gain_max'], 'mean': value['gain_max']['value']})}   ({value['oracle_source']})")
     fraction = value["fraction"]["value"]
     print(f"fraction  {fraction:6.2f}   CIs of correlated and uniform {'apart' if value['separated'] else 'overlap'}")
-    if not oracle_informative(value):
-        print("          gain_max's CI reaches 0: the oracle does no better than no information (a failed oracle "
-              "agent?), so the fraction means nothing and the target fails")
+    informative = oracle_informative(value)
+    if not informative:
+        print(f"          {UNINFORMATIVE_ORACLE} (a failed oracle agent?): the target fails")
     print(f"agent (correlated gaze) {ci(agent_cell)}   greedy (no gaze) {ci(greedy_cell)}")
     print(f"agent without gaze {ci(evaluation['results']['none']['agent'])}   greedy-gaze (correlated gaze) "
           f"{ci(evaluation['results']['correlated']['greedy-gaze'])}")
-    return {"captures_half": fraction >= 0.5 and value["separated"] and oracle_informative(value),
+    return {"captures_half": fraction >= 0.5 and value["separated"] and informative,
             "beats_greedy": agent_cell["ci_low"] > greedy_cell["ci_high"],
             "evaluation": str(evaluation["paths"]["json"])}
 

@@ -93,6 +93,11 @@ def gaze_value_from_returns(returns: Mapping[str, Mapping[str, torch.Tensor]], a
     return {**report, "oracle_source": oracle_source}
 
 
+UNINFORMATIVE_ORACLE = ("gain_max's CI reaches 0: the oracle does no better than no information, so the fraction "
+                        "means nothing")
+"""What a report says when :func:`oracle_informative` is false."""
+
+
 def oracle_informative(report: Mapping) -> bool:
     """Whether the oracle's return lies above the agent's without gaze (gain_max's CI above 0), so that the
     fraction measures something."""
@@ -113,6 +118,5 @@ def format_gaze_value(report: Mapping) -> str:
         line("gain_max", "gain_max") + f"   return(oracle) - return(none){oracle}",
         line("fraction", "fraction") + "   gain / gain_max",
         f"CIs of correlated and uniform {verdict}",
-        *([] if oracle_informative(report) else
-          ["gain_max's CI reaches 0: the oracle does no better than no information, so the fraction means nothing"]),
+        *([] if oracle_informative(report) else [UNINFORMATIVE_ORACLE]),
     ])
