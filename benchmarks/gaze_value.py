@@ -26,6 +26,11 @@ gaze, is misled by gaze it never saw), with greedy.
         --jobs 3 --frames 11200000 --finetune-minutes 20                    # only the fine-tune half (the no-gaze
                                                                             # agents and their fine-tunes); runs
                                                                             # already in --out are read, not retrained
+    python benchmarks/gaze_value.py --part value --reuse --seeds 3 --jobs 4 --frames 11200000 \
+        --oracle-frames 16800000 --train-override model.gaze_adapter=32    # a sitting cut short goes on from each
+                                                                            # run's newest checkpoint (its learning
+                                                                            # curve too); the oracle agents, finished
+                                                                            # at 11.2 M, train on to 16.8 M
     python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
         --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
     python benchmarks/gaze_value.py --device cuda --minutes 3 --train-override num_envs=4096 \\
@@ -55,7 +60,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from bikkle_rl.atomic_write import write_json
-from bikkle_rl.checkpoint import load_checkpoint
+from bikkle_rl.checkpoint import CheckpointManager, load_checkpoint
 from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.envs.transforms.gaze_injection import availability_range
 from bikkle_rl.evaluation.aggregate import aggregate, format_gaze_value_runs
@@ -70,7 +75,7 @@ from recipes.train import train
 CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 PROTOCOL = "gaze-value"
 SCENARIOS = ["correlated", "uniform", "none", "oracle"]
-REUSE_CHECKED = ("env", "gaze", "model", "algo", "seed", "total_frames", "oracle")
+REUSE_CHECKED = ("env", "gaze", "model", "algo", "seed", "oracle")
 """The train settings a reused run must share with the benchmark's (model and PPO settings compared as their
 config classes, so that a field added since, at its default, still matches)."""
 HOLD_GAZE = ["+gaze.hold=true"]
@@ -108,20 +113,45 @@ def train_agent(run_dir: Path, seed: int, gaze: str, args: argparse.Namespace,
                 extra: tuple[str, ...] = ()) -> tuple[Path, list]:
     """Trains one agent on the gaze-value arena with the ``gaze`` source for the time budget; returns its final
     checkpoint and its learning curve, evaluated under that same source (gaze it never saw would mislead it).
-    With ``--reuse`` a run already in ``run_dir`` is read instead (its curve, if saved), once checked to have
-    been trained with these settings."""
+    With ``--reuse`` a finished run already in ``run_dir`` is read instead (its curve, if saved), and an unfinished
+    one is continued (:func:`reusable_checkpoint`)."""
     overrides = ["env=gaze_value", *HOLD_GAZE, f"model={args.model}", f"seed={seed}", f"device={args.device}",
                  f"cpu_threads={args.threads}", f"total_frames={args.frames}", f"time_limit_minutes={args.minutes}",
                  f"evaluation.protocol={PROTOCOL}", f"logger.log_dir={run_dir}", f"gaze={gaze}",
                  f"evaluation.scenarios=[{gaze}]", training_gaze(args), *extra, *args.train_override]
     cfg = compose_config("train", overrides)
     final, curve = run_dir / "final.pt", run_dir / "learning_curve.json"
-    if args.reuse and final.is_file():
-        check_reusable(final, cfg)
-        return final, json.loads(curve.read_text()) if curve.is_file() else []
+    if args.reuse and (start := reusable_checkpoint(run_dir, cfg)) is not None:
+        if start == final and load_config(final)["total_frames"] == cfg.total_frames:
+            return final, json.loads(curve.read_text()) if curve.is_file() else []
+        cfg = compose_config("train", [*overrides, f"resume={start}"])
     history = train(cfg, run_dir)["history"]
     write_json(curve, history, indent=None)
     return final, history
+
+
+def reusable_checkpoint(run_dir: Path, cfg) -> Path | None:
+    """``--reuse``: the run in ``run_dir`` as far as it got, once checked to share ``cfg``'s settings: its
+    ``final.pt``, or, for a run stopped before its end (killed, machine gone), its newest periodic checkpoint;
+    None when there is no run. A run is continued up to ``cfg``'s frame budget, so a finished run whose budget
+    ``cfg`` raises goes on from ``final.pt``."""
+    final = run_dir / "final.pt"
+    start = final if final.is_file() else CheckpointManager(run_dir / "checkpoints").latest()
+    if start is None:
+        return None
+    saved, wanted = load_config(start), plain_config(cfg)
+    differing = [key for key in REUSE_CHECKED if typed(key, saved.get(key)) != typed(key, wanted.get(key))]
+    if differing:
+        raise ValueError(f"--reuse: {start} was trained with other {differing} settings than this benchmark's; "
+                         "move the run away or drop --reuse")
+    if saved["total_frames"] > wanted["total_frames"]:
+        raise ValueError(f"--reuse: {start} was trained for {saved['total_frames']} frames, more than this "
+                         f"benchmark's {wanted['total_frames']}; move the run away or drop --reuse")
+    return start
+
+
+def load_config(checkpoint: Path) -> dict:
+    return load_checkpoint(checkpoint, expected={"config": None})["config"]
 
 
 def typed(key: str, settings):
@@ -131,16 +161,6 @@ def typed(key: str, settings):
     if key == "algo" and settings.get("name") == "ppo":
         return PPOConfig(**settings)
     return settings
-
-
-def check_reusable(final: Path, cfg) -> None:
-    """Raises if the run that wrote ``final`` was trained with other settings than ``cfg`` (those that shape the
-    agent: arena, gaze, model, algorithm, seed, frame budget, oracle view)."""
-    saved, wanted = load_checkpoint(final, expected={"config": None})["config"], plain_config(cfg)
-    differing = [key for key in REUSE_CHECKED if typed(key, saved.get(key)) != typed(key, wanted.get(key))]
-    if differing:
-        raise ValueError(f"--reuse: {final} was trained with other {differing} settings than this benchmark's; "
-                         "move the run away or drop --reuse")
 
 
 def ci(summary: dict, key: str = "mean") -> str:
@@ -159,7 +179,8 @@ def agent_runs(args: argparse.Namespace) -> dict[str, tuple]:
     if args.part in ("all", "value"):
         runs["correlated"] = ("trained on correlated gaze", "correlated", ())
         if args.oracle == "agent":
-            runs["oracle"] = ("oracle agent, no gaze", "none", ("oracle=true",))
+            runs["oracle"] = ("oracle agent, no gaze", "none",
+                              ("oracle=true", f"total_frames={args.oracle_frames or args.frames}"))
     if args.part in ("all", "finetune"):
         runs["no_gaze"] = ("trained without gaze", "none", ())
     return runs
@@ -275,6 +296,9 @@ def main() -> None:
     parser.add_argument("--finetune-frames", type=int, default=None,
                         help="the fine-tune's (default --frames): the same steps for every seed, however busy the "
                              "machine")
+    parser.add_argument("--oracle-frames", type=int, default=None,
+                        help="the oracle agent's frame budget (default --frames): a reference trained longer, for a "
+                             "seed whose oracle agent learns late")
     parser.add_argument("--model", default="transformer", help="model config group (transformer | mlp | cnn)")
     parser.add_argument("--oracle", choices=("agent", "gaze"), default="agent",
                         help="gain_max from a trained oracle agent, or from the agent under exact gaze")
@@ -291,13 +315,15 @@ def main() -> None:
                              "agent and its gaze-only fine-tune; all: both")
     parser.add_argument("--reuse", action="store_true",
                         help="read training runs already in --out (same settings, checked) instead of training them "
-                             "again: a later sitting picks up the runs an earlier one finished")
+                             "again: a later sitting picks up the runs an earlier one finished, and continues from its "
+                             "checkpoints a run that was stopped or whose frame budget is raised")
     parser.add_argument("--train-override", nargs="*", default=[], help="extra train config overrides (key=value)")
     parser.add_argument("--finetune-override", nargs="*", default=[],
                         help="extra fine-tune config overrides (key=value), e.g. min_scale=0.3")
     parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/gaze_value"))
     args = parser.parse_args()
-    for name, least in (("seeds", 1), ("first_seed", 0), ("jobs", 1), ("frames", 1), ("finetune_frames", 1)):
+    for name, least in (("seeds", 1), ("first_seed", 0), ("jobs", 1), ("frames", 1), ("finetune_frames", 1),
+                          ("oracle_frames", 1)):
         if getattr(args, name) is not None and getattr(args, name) < least:
             parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {getattr(args, name)}")
     try:

@@ -12,7 +12,7 @@ import dataclasses
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torchrl.collectors import Collector
@@ -145,8 +145,10 @@ def reward_normalizer(env: TransformedEnv) -> RewardNormalization | None:
     return found[0] if found else None
 
 
-def checkpoint_payload(cfg: Any, algo, env: TransformedEnv, frames: int, iterations: int) -> dict:
-    """Everything a resumed run needs: networks, optimizers, env-transform statistics, counters, RNGs, config."""
+def checkpoint_payload(cfg: Any, algo, env: TransformedEnv, frames: int, iterations: int,
+                       curve: list[dict] = ()) -> dict:
+    """Everything a resumed run needs: networks, optimizers, env-transform statistics, counters, RNGs, config,
+    and the learning curve so far (its ``LearningCurve.rows``)."""
     return {
         "algo": algo.state_dict(),
         "transforms": env.transform.state_dict(),
@@ -154,19 +156,29 @@ def checkpoint_payload(cfg: Any, algo, env: TransformedEnv, frames: int, iterati
         "iterations": iterations,
         "rng": capture_rng_state({"env": env.base_env.rng}),
         "config": plain_config(cfg),
+        "curve": list(curve),
     }
 
 
-def resume_from(path: str | Path, algo, env: TransformedEnv) -> tuple[int, int]:
-    """Restores a run's checkpoint into ``algo`` and ``env``; returns ``(frames, iterations)`` done so far.
+class ResumePoint(NamedTuple):
+    """Where a resumed run stands: steps and updates done, and its learning curve so far."""
 
-    Episodes in flight at the checkpoint are not restored: the env starts fresh episodes.
+    frames: int
+    iterations: int
+    curve: list[dict]
+
+
+def resume_from(path: str | Path, algo, env: TransformedEnv) -> ResumePoint:
+    """Restores a run's checkpoint into ``algo`` and ``env``; returns where the run stands.
+
+    Episodes in flight at the checkpoint are not restored: the env starts fresh episodes. A checkpoint written
+    before curves were saved resumes with an empty curve.
     """
     payload = load_checkpoint(path, expected=dict.fromkeys(CHECKPOINT_KEYS))
     load_state(algo, payload["algo"], path, "algo")
     load_state(env.transform, payload["transforms"], path, "transforms")
     restore_rng_state(payload["rng"], {"env": env.base_env.rng})
-    return int(payload["frames"]), int(payload["iterations"])
+    return ResumePoint(int(payload["frames"]), int(payload["iterations"]), list(payload.get("curve", [])))
 
 
 def init_weights_from(path: str | Path, algo) -> None:

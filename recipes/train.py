@@ -64,8 +64,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     algo = make_algorithm(cfg, env, device)
 
     frames = iterations = 0
+    earlier_curve: list[dict] = []
     if cfg.resume:
-        frames, iterations = resume_from(cfg.resume, algo, env)
+        frames, iterations, earlier_curve = resume_from(cfg.resume, algo, env)
         print(f"resumed from {cfg.resume} at {frames} frames")
     elif cfg.init_from:
         init_weights_from(cfg.init_from, algo)
@@ -76,7 +77,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     curve_stack = evaluation_stack(env_stack(cfg, device=str(device)), cfg.evaluation.protocol,
                                    cfg.evaluation.scenarios[0], cfg.evaluation.curve_episodes)
     curve = LearningCurve(make_env(curve_stack), seed=cfg.seed + EVALUATION_SEED_OFFSET,
-                          every_frames=cfg.evaluation.every_frames)
+                          every_frames=cfg.evaluation.every_frames, rows=earlier_curve)
     last_checkpoint = frames
     train_return = float("nan")  # the last ended episode's: in continuing mode most batches end none
     start = last = time.perf_counter()
@@ -101,13 +102,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
                 shown["min_left"] = max(cfg.time_limit_minutes - elapsed / 60, 0.0)
             progress.update(batch.numel(), shown)
             if frames - last_checkpoint >= cfg.checkpoint.every_frames:
-                checkpoints.save(frames, checkpoint_payload(cfg, algo, env, frames, iterations))
+                checkpoints.save(frames, checkpoint_payload(cfg, algo, env, frames, iterations, curve.rows))
                 last_checkpoint = frames
             if cfg.time_limit_minutes and elapsed > 60 * cfg.time_limit_minutes:
                 break
     collector.shutdown()
     curve.evaluate(algo.actor, frames)
-    final = checkpoint_payload(cfg, algo, env, frames, iterations)
+    final = checkpoint_payload(cfg, algo, env, frames, iterations, curve.rows)
     checkpoints.save(frames, final)
     save_checkpoint(run_dir / "final.pt", final)
     logger.close()

@@ -20,16 +20,19 @@ class LearningCurve:
     """Evaluates the policy every ``every_frames`` environment steps on the same seeded episodes.
 
     ``rows`` holds ``{frames, seconds, return}`` (seconds since the curve was created), so the curve can be
-    read against steps and against wall time in the units of the final evaluation.
+    read against steps and against wall time in the units of the final evaluation. A resumed run passes its
+    checkpoint's ``rows``: the curve goes on from them, its seconds counting on from the last row's (the time the
+    run stood still is not counted).
     """
 
-    def __init__(self, env: EnvBase, seed: int, every_frames: int):
+    def __init__(self, env: EnvBase, seed: int, every_frames: int, rows: list[dict[str, float]] = ()):
         if every_frames < 1:
             raise ValueError(f"evaluation.every_frames must be >= 1, got {every_frames!r}")
         self.env, self.seed, self.every_frames = env, seed, every_frames
-        self.rows: list[dict[str, float]] = []
-        self.start = time.perf_counter()
-        self.next_frames = 0
+        self.rows: list[dict[str, float]] = [dict(row) for row in rows]
+        last = self.rows[-1] if self.rows else {"frames": -every_frames, "seconds": 0.0}
+        self.start = time.perf_counter() - last["seconds"]
+        self.next_frames = last["frames"] + every_frames
 
     def evaluate(self, policy: TensorDictModuleBase, frames: int) -> float:
         """Records one point now and returns the mean evaluation return."""

@@ -63,7 +63,7 @@ def test_resume_restores_everything_the_next_update_needs(compose_train, tmp_pat
     expected = algo.update(batch.clone())
     fresh_env = make_train_env(cfg, device, seed=99)
     fresh = make_algorithm(cfg, fresh_env, device=device)
-    assert resume_from(path, fresh, fresh_env) == (512, 1)
+    assert resume_from(path, fresh, fresh_env) == (512, 1, [])
     assert fresh.updates_done == 1
     got = fresh.update(batch.clone())
     assert got == expected
@@ -71,14 +71,21 @@ def test_resume_restores_everything_the_next_update_needs(compose_train, tmp_pat
         assert torch.equal(value, fresh.actor.state_dict()[name]), name
 
 
-def test_resume_continues_the_step_counter(compose_train, tmp_path):
-    first = train(compose_train(tmp_path, "total_frames=1024"), tmp_path)
+def test_resume_continues_the_step_counter_and_the_learning_curve(compose_train, tmp_path):
+    first = train(compose_train(tmp_path, "total_frames=1024", "evaluation.every_frames=512"), tmp_path)
     latest = sorted((tmp_path / "checkpoints").iterdir())[-1]
     second_dir = tmp_path / "second"
-    cfg = compose_train(second_dir, "total_frames=2048", f"resume={latest}")
+    cfg = compose_train(second_dir, "total_frames=2048", "evaluation.every_frames=512", f"resume={latest}")
     second = train(cfg, second_dir)
     assert first["frames"] == 1024 and second["frames"] == 2048
     assert load_checkpoint(second_dir / "final.pt")["iterations"] == 4
+    earlier = first["history"]  # the latest checkpoint is the final one: the curve with its final point
+    assert [row["frames"] for row in earlier] == [512, 1024, 1024]
+    assert second["history"][:len(earlier)] == earlier
+    later = second["history"][len(earlier):]
+    assert [row["frames"] for row in later] == [1536, 2048, 2048]
+    assert later[0]["seconds"] >= earlier[-1]["seconds"]
+    assert load_checkpoint(second_dir / "final.pt")["curve"] == second["history"]
 
 
 def test_init_from_loads_weights_into_a_new_run(compose_train, tmp_path):
