@@ -32,6 +32,7 @@ from bikkle_rl.evaluation.report import (
     write_report,
 )
 from bikkle_rl.experiment import config_flag, env_stack, resolve_device
+from bikkle_rl.modules import ModelConfig
 from recipes.train import train
 
 
@@ -65,11 +66,9 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
         train_cfg["model"] = {**pretrained["model"], "gaze_adapter": int(cfg.gaze_adapter)}
         if cfg.gaze_adapter and config_flag(cfg, "drop_unseen_gaze_token") and trained_without_gaze(pretrained):
             train_cfg["model"]["gaze_token"] = False
-    floor = cfg.get("min_scale")
-    if floor is not None:
-        if isinstance(floor, bool) or not isinstance(floor, (int, float)):
-            raise ValueError(f"min_scale must be a number (the exploration floor) or null, got {floor!r}")
-        train_cfg["model"] = {**train_cfg["model"], "min_scale": float(floor)}
+    if cfg.get("min_scale") is not None:
+        train_cfg["model"] = {**train_cfg["model"], "min_scale": cfg.min_scale}
+        ModelConfig(**train_cfg["model"])  # a bad floor fails here, named, rather than as the checkpoint's fault
     algo = OmegaConf.merge(pretrained["algo"], cfg.get("algo") or {})
     if cfg.lr is not None:
         algo.optim.lr = float(cfg.lr)

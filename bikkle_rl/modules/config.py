@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 ENCODERS = ("mlp", "transformer", "cnn")
 POOLINGS = ("mean", "query")
 ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "silu")
 DISTRIBUTIONS = ("tanh_normal", "normal")
 SCALES = ("state", "global")
+NUMBER_FIELDS = {"int": ((int,), "a whole number"), "float": ((int, float), "a number")}
+"""What an ``int`` or ``float`` field accepts, and how its error names it (a bool is neither)."""
 
 
 @dataclass
@@ -51,6 +53,12 @@ class ModelConfig:
     value_init_gain: float = 1.0
 
     def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.type in NUMBER_FIELDS:
+                accepted, described = NUMBER_FIELDS[spec.type]
+                if isinstance(value, bool) or not isinstance(value, accepted):
+                    raise ValueError(f"{spec.name} must be {described}, got {value!r}")
         for name, value, choices in (
             ("encoder", self.encoder, ENCODERS),
             ("pooling", self.pooling, POOLINGS),

@@ -23,6 +23,10 @@ def test_defaults_are_valid():
         ({"gaze_adapter": 8, "encoder": "mlp"}, "with the transformer encoder"),
         ({"gaze_token": False, "encoder": "transformer"}, "gaze_token: false needs gaze_adapter > 0"),
         ({"gaze_token": "no", "encoder": "transformer", "gaze_adapter": 8}, "gaze_token must be true or false"),
+        ({"init_scale": "wide"}, "init_scale must be a number, got 'wide'"),
+        ({"min_scale": True}, "min_scale must be a number, got True"),
+        ({"hidden": 64.5}, "hidden must be a whole number, got 64.5"),
+        ({"gaze_adapter": "32", "encoder": "transformer"}, "gaze_adapter must be a whole number, got '32'"),
     ],
 )
 def test_invalid_values_raise_naming_the_field(overrides, message):

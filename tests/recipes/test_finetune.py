@@ -166,7 +166,7 @@ def test_the_exploration_floor_widens_sampling_and_leaves_deterministic_play(com
         with set_exploration_type(ExplorationType.DETERMINISTIC):
             assert torch.equal(plain(td.clone())["action"], floored(td.clone())["action"])
     assert compose_finetune("checkpoint=pre.pt").min_scale is None  # by default the pretrained run's floor
-    with pytest.raises(ValueError, match="min_scale must be a number"):
+    with pytest.raises(ValueError, match="min_scale must be a number, got 'wide'"):
         finetune_config(compose_finetune("checkpoint=pre.pt", "min_scale=wide", f"out_dir={tmp_path}"), pretrained,
                         tmp_path / "ft")
 
