@@ -93,7 +93,10 @@ class PPO:
                                keys.value_target, keys.value]
         """Only what a minibatch step reads: indexing the whole batch (next observations, privileged keys...) for
         every minibatch would cost more than the update itself."""
-        self.optimizer = make_optimizer(cfg.optim, self.loss.parameters(), capturable=cudagraphs)
+        self.parameters = list(self.loss.parameters())
+        """A list, not ``loss.parameters()``: a generator alive across the compiled step's graph break (at
+        ``zero_grad``) makes dynamo give up on the whole step and run it eagerly."""
+        self.optimizer = make_optimizer(cfg.optim, self.parameters, capturable=cudagraphs)
         self.updates_done = 0
         self._step = accelerate(self._minibatch_step, compile, cudagraphs)
 
@@ -102,7 +105,7 @@ class PPO:
         total = losses["loss_objective"] + losses["loss_critic"]
         if "loss_entropy" in losses.keys():
             total = total + losses["loss_entropy"]
-        grad_norm = clip_and_step(self.optimizer, total, self.loss.parameters(), self.cfg.optim.max_grad_norm)
+        grad_norm = clip_and_step(self.optimizer, total, self.parameters, self.cfg.optim.max_grad_norm)
         return losses.select("loss_objective", "loss_critic", "entropy", "kl_approx", "clip_fraction",
                              strict=False).set("grad_norm", grad_norm).detach()
 
