@@ -15,12 +15,13 @@ fine-tune that only teaches it to ignore gaze raises both. Each seed's ``learnin
 trained agents' returns along training (each under the gaze it trains with: the oracle agent, trained without
 gaze, is misled by gaze it never saw), with greedy.
 
-    python benchmarks/gaze_value.py --seeds 3 --frames 11200000 \\
+    python benchmarks/gaze_value.py --seeds 3 --frames 11200000 --oracle-frames 16800000 \\
         --minutes 150 --jobs 2 --train-override model.gaze_adapter=32      # the full benchmark at 11 M steps a
-                                                                            # run, 2 at once (about 4 hours on 2
-                                                                            # cores; --first-seed and --seeds 1
-                                                                            # split it into sittings), then all
-                                                                            # three seeds together:
+                                                                            # run (the oracle agents 16.8 M), 2 at
+                                                                            # once (about 5 hours on 2 cores;
+                                                                            # --first-seed and --seeds 1 split it
+                                                                            # into sittings), then all three seeds
+                                                                            # together:
     bikkle-aggregate outputs/benchmarks/gaze_value/seed_*/evaluation
     python benchmarks/gaze_value.py --part finetune --reuse --seeds 3 \\
         --jobs 3 --frames 11200000 --finetune-minutes 20                    # only the fine-tune half (the no-gaze
@@ -39,9 +40,11 @@ gaze, is misled by gaze it never saw), with greedy.
 On 2 CPU cores a transformer run makes about 4 k steps/s with one other beside it, 2.5 k with two (one thread
 each). At 11 M steps a run (README, #7) the agents without adapter captured 0.59 / 0.46 / 0.59 of gain_max (seeds
 0 / 1 / 2), beating greedy on all three. With the adapter in every agent (``--train-override
-model.gaze_adapter=32``) seeds 0 / 1 gain 3.06 / 3.16 from correlated over uniform gaze and beat greedy by 1.3-1.4;
-seed 0 passes, seed 1's oracle agent did not learn (gain_max 0.04: flagged, the target fails). Their returns
-without gaze sit at or below greedy's: part of the gain is reliance. The gaze-only fine-tune (the adapter, the
+model.gaze_adapter=32``, oracle agents trained on to 16.8 M steps with ``--oracle-frames``) all three seeds pass:
+gain 3.06 / 3.16 / 2.91 against gain_max 2.94 / 1.63 / 3.34, fractions 1.04 / 1.94 / 0.87, beating greedy by
+1.3-1.6 (seed 1's oracle agent learned late and reached only 22.64, so its fraction overstates). Their returns
+without gaze sit 0.4-0.9 below greedy's and uniform gaze misleads them: part of the gain is reliance (counted from
+their play without gaze they capture 0.61 / 1.40 / 0.60 of gain_max). The gaze-only fine-tune (the adapter, the
 never-learned gaze token dropped, a learning-rate warmup, and the exploration floor ``FINETUNE_FLOOR``) raised
 return(correlated) with CIs apart and read gaze on all three seeds (22.53 -> 23.64, 21.81 -> 23.04, 22.16 -> 23.15;
 uniform after 21.70 / 21.40 / 21.63); without the floor it read gaze on two.
