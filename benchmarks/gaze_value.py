@@ -27,7 +27,7 @@ gaze, is misled by gaze it never saw), with greedy.
         --jobs 3 --frames 11200000 --finetune-minutes 20                    # only the fine-tune half (the no-gaze
                                                                             # agents and their fine-tunes); runs
                                                                             # already in --out are read, not retrained
-    python benchmarks/gaze_value.py --part value --reuse --seeds 3 --jobs 4 --frames 11200000 \
+    python benchmarks/gaze_value.py --part value --reuse --seeds 3 --jobs 4 --frames 11200000 \\
         --oracle-frames 16800000 --train-override model.gaze_adapter=32    # a sitting cut short goes on from each
                                                                             # run's newest checkpoint (its learning
                                                                             # curve too); the oracle agents, finished
