@@ -124,25 +124,28 @@ def train_agent(run_dir: Path, seed: int, gaze: str, args: argparse.Namespace,
                  f"evaluation.scenarios=[{gaze}]", training_gaze(args), *extra, *args.train_override]
     cfg = compose_config("train", overrides)
     final, curve = run_dir / "final.pt", run_dir / "learning_curve.json"
-    if args.reuse and (start := reusable_checkpoint(run_dir, cfg)) is not None:
-        if start == final and load_config(final)["total_frames"] == cfg.total_frames:
+    if args.reuse:
+        start, finished = reusable_checkpoint(run_dir, cfg)
+        if finished:
             return final, json.loads(curve.read_text()) if curve.is_file() else []
-        cfg = compose_config("train", [*overrides, f"resume={start}"])
+        if start is not None:
+            cfg = compose_config("train", [*overrides, f"resume={start}"])
     history = train(cfg, run_dir)["history"]
     write_json(curve, history, indent=None)
     return final, history
 
 
-def reusable_checkpoint(run_dir: Path, cfg) -> Path | None:
-    """``--reuse``: the run in ``run_dir`` as far as it got, once checked to share ``cfg``'s settings: its
-    ``final.pt``, or, for a run stopped before its end (killed, machine gone), its newest periodic checkpoint;
-    None when there is no run. A run is continued up to ``cfg``'s frame budget, so a finished run whose budget
-    ``cfg`` raises goes on from ``final.pt``."""
+def reusable_checkpoint(run_dir: Path, cfg) -> tuple[Path | None, bool]:
+    """``--reuse``: the run in ``run_dir`` as far as it got, once checked to share ``cfg``'s settings, and whether
+    it is finished. The checkpoint is its ``final.pt``, or, for a run stopped before its end (killed, machine
+    gone), its newest periodic checkpoint; None when there is no run. A run is continued up to ``cfg``'s frame
+    budget, so a finished run whose budget ``cfg`` raises goes on from ``final.pt``."""
     final = run_dir / "final.pt"
     start = final if final.is_file() else CheckpointManager(run_dir / "checkpoints").latest()
     if start is None:
-        return None
-    saved, wanted = load_config(start), plain_config(cfg)
+        return None, False
+    saved = load_checkpoint(start, expected={"config": None})["config"]
+    wanted = plain_config(cfg)
     differing = [key for key in REUSE_CHECKED if typed(key, saved.get(key)) != typed(key, wanted.get(key))]
     if differing:
         raise ValueError(f"--reuse: {start} was trained with other {differing} settings than this benchmark's; "
@@ -150,11 +153,7 @@ def reusable_checkpoint(run_dir: Path, cfg) -> Path | None:
     if saved["total_frames"] > wanted["total_frames"]:
         raise ValueError(f"--reuse: {start} was trained for {saved['total_frames']} frames, more than this "
                          f"benchmark's {wanted['total_frames']}; move the run away or drop --reuse")
-    return start
-
-
-def load_config(checkpoint: Path) -> dict:
-    return load_checkpoint(checkpoint, expected={"config": None})["config"]
+    return start, start == final and saved["total_frames"] == wanted["total_frames"]
 
 
 def typed(key: str, settings):

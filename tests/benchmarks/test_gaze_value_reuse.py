@@ -38,7 +38,7 @@ def wanted(gaze_value, tmp_path: Path, *overrides: str):
 
 def test_a_run_with_the_same_settings_is_reused(gaze_value, tmp_path):
     final = saved_run(gaze_value, tmp_path)
-    assert gaze_value.reusable_checkpoint(tmp_path, wanted(gaze_value, tmp_path)) == final
+    assert gaze_value.reusable_checkpoint(tmp_path, wanted(gaze_value, tmp_path)) == (final, True)
 
 
 def test_a_run_saved_before_a_setting_was_added_is_reused(gaze_value, tmp_path):
@@ -47,7 +47,7 @@ def test_a_run_saved_before_a_setting_was_added_is_reused(gaze_value, tmp_path):
         del config["model"]["gaze_token"]
 
     final = saved_run(gaze_value, tmp_path, edit=older)
-    assert gaze_value.reusable_checkpoint(tmp_path, wanted(gaze_value, tmp_path)) == final
+    assert gaze_value.reusable_checkpoint(tmp_path, wanted(gaze_value, tmp_path)) == (final, True)
 
 
 @pytest.mark.parametrize("override, setting", [("seed=2", "seed"), ("model.gaze_adapter=8", "model"),
