@@ -30,9 +30,8 @@ class LearningCurve:
             raise ValueError(f"evaluation.every_frames must be >= 1, got {every_frames!r}")
         self.env, self.seed, self.every_frames = env, seed, every_frames
         self.rows: list[dict[str, float]] = [dict(row) for row in rows]
-        last = self.rows[-1] if self.rows else {"frames": -every_frames, "seconds": 0.0}
-        self.start = time.perf_counter() - last["seconds"]
-        self.next_frames = last["frames"] + every_frames
+        self.start = time.perf_counter() - (self.rows[-1]["seconds"] if self.rows else 0.0)
+        self.next_frames = self.rows[-1]["frames"] + every_frames if self.rows else 0
 
     def evaluate(self, policy: TensorDictModuleBase, frames: int) -> float:
         """Records one point now and returns the mean evaluation return."""
