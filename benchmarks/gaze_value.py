@@ -328,6 +328,8 @@ def main() -> None:
                           ("oracle_frames", 1)):
         if getattr(args, name) is not None and getattr(args, name) < least:
             parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {getattr(args, name)}")
+    if args.oracle_frames is not None and args.oracle != "agent":
+        parser.error("--oracle-frames is the oracle agent's budget: it needs --oracle agent")
     try:
         availability_range(args.train_p_valid)
     except ValueError as error:
