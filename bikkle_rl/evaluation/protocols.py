@@ -47,7 +47,7 @@ def scenario_gaze(scenario: str, p_valid: float, base_gaze: dict | None = None) 
     """The gaze config of a scenario; ``base_gaze`` keeps the training run's ``hold`` and ``max_age``."""
     kept = held_gaze(base_gaze)
     if scenario.startswith(REPLAY_PREFIX):
-        return {"source": "replay", "recording": scenario.removeprefix(REPLAY_PREFIX), **kept}
+        return {"source": "replay", "path": scenario.removeprefix(REPLAY_PREFIX), **kept}
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown gaze scenario {scenario!r}; choose one of {SCENARIOS} or replay:PATH")
     gaze = {"source": scenario, **kept}
