@@ -2,6 +2,7 @@
 
     bikkle-finetune checkpoint=outputs/.../final.pt                 # gaze-only fine-tune on correlated gaze
     bikkle-finetune checkpoint=outputs/.../final.pt freeze=false    # the unfrozen comparison
+    bikkle-finetune checkpoint=outputs/.../final.pt gaze=replay gaze.path=[s1.npz,s2.npz] heldout=[s3.npz]
 
 The story of a fine-tune (the diary's workflow: learn the arena first, then learn to read a person's gaze):
 read the pretrained run's config from its checkpoint, swap in this run's gaze source, budget and seed, and
@@ -9,6 +10,10 @@ train with the training recipe, starting from the checkpoint's weights with ever
 ``gaze_parameters`` of actor and critic frozen (``freeze_non_gaze``). Then evaluate the agent before (the
 checkpoint's weights in the fine-tune's network, as training starts) and after, beside the reference
 policies, and write ``report/`` (table, bars, learning curve, value of gaze).
+
+A person's recordings (``gaze=replay``, closed loop by default, or ``gaze=fitted``) make it a fine-tune on that
+person's gaze; ``heldout`` recordings (sessions not trained on) then come first among the evaluation scenarios,
+replayed closed loop, so "after" is measured on gaze the fine-tune never saw.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from bikkle_rl.agent_io import load_agent
 from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.evaluation.curves import plot_learning_curve
 from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
-from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, held_gaze
+from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, held_gaze, replay_scenario, scenario_label
 from bikkle_rl.evaluation.report import (
     PolicyFactory,
     evaluate_returns,
@@ -60,7 +65,7 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
         "cpu_threads": int(cfg.cpu_threads),
         "logger": {**pretrained["logger"], "log_dir": str(run_dir), "exp_name": "finetune_gaze"},
         "evaluation": {**pretrained["evaluation"], "protocol": cfg.evaluation.protocol,
-                       "scenarios": list(cfg.evaluation.scenarios), "video": False},
+                       "scenarios": evaluation_scenarios(cfg), "video": False},
     }
     if pretrained["model"]["encoder"] == "transformer" and not pretrained["model"].get("gaze_adapter"):
         train_cfg["model"] = {**pretrained["model"], "gaze_adapter": int(cfg.gaze_adapter)}
@@ -74,6 +79,20 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
         algo.optim.lr = float(cfg.lr)
     train_cfg["algo"] = plain_config(algo)
     return OmegaConf.create(train_cfg)
+
+
+def evaluation_scenarios(cfg: DictConfig) -> list[str]:
+    """The evaluation's scenarios, the held-out recordings (closed-loop replay) first when there are any.
+
+    A held-out file that is also trained on is refused by name: "after" would not be held out.
+    """
+    heldout = [str(path) for path in cfg.get("heldout") or []]
+    trained = cfg.gaze.get("path") if cfg.gaze.get("source") == "replay" else None
+    trained = {str(path) for path in ([trained] if isinstance(trained, str) else trained or [])}
+    for path in heldout:
+        if path in trained:
+            raise ValueError(f"heldout recording {path} is also in gaze.path: hold out sessions not trained on")
+    return ([replay_scenario(heldout)] if heldout else []) + list(cfg.evaluation.scenarios)
 
 
 def trained_without_gaze(run_config: dict) -> bool:
@@ -100,7 +119,8 @@ def run_finetune(cfg: DictConfig) -> dict:
     policies: dict[str, PolicyFactory] = {"before": lambda env: start_actor,
                                           "after": lambda env: run["algo"].actor}
     policies |= {name: reference_factory(name) for name in evaluation.references}
-    returns = evaluate_returns(policies, env_stack(train_cfg), evaluation.protocol, list(evaluation.scenarios),
+    scenarios = list(train_cfg.evaluation.scenarios)
+    returns = evaluate_returns(policies, env_stack(train_cfg), evaluation.protocol, scenarios,
                                evaluation.episodes, seed, str(device))
     results = summarize_returns(returns, seed)
     gaze_value = {when: gaze_value_from_returns(returns, agent=when, generator=torch.Generator().manual_seed(seed))
@@ -119,10 +139,10 @@ def run_finetune(cfg: DictConfig) -> dict:
         for when, report in gaze_value.items():
             if report is not None:
                 table.write(f"\n{when} the fine-tune:\n```\n{format_gaze_value(report)}\n```\n")
-    first = evaluation.scenarios[0]
+    first = scenarios[0]
     plot_learning_curve(run["history"], report_dir / "learning_curve.png",
                         reference=results[first]["before"]["mean"],
-                        reference_label=f"before the fine-tune, {first} gaze (evaluation)")
+                        reference_label=f"before the fine-tune, {scenario_label(first)} gaze (evaluation)")
     print(paths["table"].read_text())
     return {"results": results, "gaze_value": gaze_value, "improved": extra["improved"], "run": run,
             "paths": paths}

@@ -11,8 +11,11 @@ only the action mode is the agent's.
 
 An agent can only be evaluated on arenas with as many pellet slots as it was trained on.
 
-A scenario names the gaze source (``correlated``, ``uniform``, ``none``, ``oracle``, ``realistic``), or is
-``replay:PATH``: a person's gaze recorded by ``bikkle-play``, replayed on the same seeds. Sources that model
+A scenario names the gaze source (``correlated``, ``uniform``, ``none``, ``oracle``, ``realistic``), or replays
+a person's gaze recorded by ``bikkle-play`` (several files joined by ``+``): ``replay:PATH`` replays the recorded
+points on the same seeds (open loop), ``replay-pellet:PATH`` the recorded looks on the pellets in the same roles
+of whatever arena is played (closed loop, recorded episodes spread over the arenas; see
+:mod:`bikkle_rl.gaze.replay`). Sources that model
 their own validity (``oracle``, ``realistic``, recordings) keep it; the others are valid on ``p_valid`` of
 steps.
 """
@@ -20,6 +23,7 @@ steps.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from bikkle_rl.envs.config import BikkleConfig
@@ -35,7 +39,22 @@ EVALUATION_SEED_OFFSET = 10_000
 """Evaluation arenas are seeded at ``seed + EVALUATION_SEED_OFFSET``, apart from the training arenas of ``seed``."""
 SCENARIOS = ("correlated", "uniform", "none", "oracle", "realistic")
 SELF_TIMED_SOURCES = ("oracle", "realistic", "replay")
-REPLAY_PREFIX = "replay:"
+REPLAY_PREFIXES = {"replay:": {"align": "step"}, "replay-pellet:": {"align": "pellet", "episodes": "staggered"}}
+"""Scenario prefix -> the replay source's options."""
+
+
+def replay_scenario(paths: list[str], align: str = "pellet") -> str:
+    """The scenario name that replays ``paths`` (``align`` ``"pellet"``: closed loop; ``"step"``: open loop)."""
+    prefix = next(prefix for prefix, options in REPLAY_PREFIXES.items() if options["align"] == align)
+    return prefix + "+".join(str(path) for path in paths)
+
+
+def scenario_label(scenario: str) -> str:
+    """A short name for plots: a replay scenario's prefix and file names, without their folders."""
+    for prefix in REPLAY_PREFIXES:
+        if scenario.startswith(prefix):
+            return prefix + "+".join(Path(path).name for path in scenario.removeprefix(prefix).split("+"))
+    return scenario
 
 
 def held_gaze(gaze: Mapping | None) -> dict:
@@ -46,10 +65,13 @@ def held_gaze(gaze: Mapping | None) -> dict:
 def scenario_gaze(scenario: str, p_valid: float, base_gaze: dict | None = None) -> dict:
     """The gaze config of a scenario; ``base_gaze`` keeps the training run's ``hold`` and ``max_age``."""
     kept = held_gaze(base_gaze)
-    if scenario.startswith(REPLAY_PREFIX):
-        return {"source": "replay", "path": scenario.removeprefix(REPLAY_PREFIX), **kept}
+    for prefix, options in REPLAY_PREFIXES.items():
+        if scenario.startswith(prefix):
+            paths = scenario.removeprefix(prefix).split("+")
+            return {"source": "replay", "path": paths[0] if len(paths) == 1 else paths, **options, **kept}
     if scenario not in SCENARIOS:
-        raise ValueError(f"unknown gaze scenario {scenario!r}; choose one of {SCENARIOS} or replay:PATH")
+        raise ValueError(f"unknown gaze scenario {scenario!r}; choose one of {SCENARIOS}, replay:PATH or "
+                         "replay-pellet:PATH")
     gaze = {"source": scenario, **kept}
     if scenario not in SELF_TIMED_SOURCES:
         gaze["p_valid"] = p_valid

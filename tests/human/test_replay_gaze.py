@@ -11,7 +11,7 @@ from bikkle_rl.envs import BikkleEnv
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.stack import make_env
 from bikkle_rl.envs.transforms import GazeInjection
-from bikkle_rl.evaluation.protocols import evaluation_stack
+from bikkle_rl.evaluation.protocols import evaluation_stack, replay_scenario
 from bikkle_rl.gaze import RealisticGaze
 from bikkle_rl.gaze.replay import ALIGNMENTS, ReplayGaze
 from bikkle_rl.human.recording import load_recording, save_recording
@@ -91,7 +91,7 @@ def test_a_recording_is_an_evaluation_scenario(tmp_path, write_session):
     path = write_session((4, 3)).save(tmp_path / "session.npz")
     recording = load_recording(path)
     stack = evaluation_stack({"env": {"num_pink": 1, "num_blue": 1}, "stack": "mlp"}, "seed", f"replay:{path}", 2)
-    assert stack["gaze"] == {"source": "replay", "path": str(path)}
+    assert stack["gaze"] == {"source": "replay", "path": str(path), "align": "step"}
     rollout = make_env(stack, seed=0).rollout(3)
     want_gaze, want_valid = recorded(recording, 0)
     assert rollout["gaze_valid"][:, :, 0].tolist() == [want_valid[:3].tolist()] * 2
@@ -197,3 +197,15 @@ def test_closed_loop_replay_keeps_a_simulated_persons_looks_in_another_arena():
     assert 0.55 < recorded_share < 0.8
     assert abs(shares["pellet"] - recorded_share) < 0.05
     assert shares["step"] < 0.3
+
+
+def test_closed_loop_replay_of_several_files_is_an_evaluation_scenario(tmp_path, looks):
+    paths = [save_recording(looks, tmp_path / name) for name in ("a.npz", "b.npz")]
+    scenario = replay_scenario(paths)
+    assert scenario == f"replay-pellet:{paths[0]}+{paths[1]}"
+    stack = evaluation_stack({"env": {"num_pink": 3, "num_blue": 3}, "stack": "transformer"}, "gaze-value",
+                             scenario, 4)
+    assert stack["gaze"] == {"source": "replay", "path": [str(p) for p in paths], "align": "pellet",
+                             "episodes": "staggered"}
+    rollout = make_env(stack, seed=0).rollout(7)
+    assert rollout["gaze_valid"][:, :, 0].tolist() == [[True] * 6 + [False]] * 4

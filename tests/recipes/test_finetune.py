@@ -11,9 +11,13 @@ from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.checkpoint import load_checkpoint
+from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.stack import make_env, plain_config
 from bikkle_rl.envs.transforms.token_layout import TokenType
 from bikkle_rl.experiment import env_stack, make_algorithm, make_train_env
+from bikkle_rl.gaze import RealisticGaze
+from bikkle_rl.human.recording import save_recording
+from bikkle_rl.human.simulate import simulate_recording
 from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor
 from recipes.finetune_gaze import finetune_config, run_finetune
 from recipes.train import train
@@ -223,3 +227,28 @@ def test_gaze_only_finetune_end_to_end(compose_train, tmp_path, model):
         assert_starts_blind_to_gaze(pre_dir / "final.pt", load_checkpoint(out_dir / "final.pt")["config"])
     assert data["finetune"]["freeze"] is True and data["finetune"]["frames"] == 512
     assert (out_dir / "report" / "learning_curve.png").is_file()
+
+
+def test_finetune_on_a_persons_recordings_evaluates_on_held_out_sessions(compose_train, tmp_path):
+    """Simulated sessions of one person: fine-tune on two, evaluate before/after on the third, replayed closed
+    loop; a held-out file that is also trained on is refused."""
+    config = BikkleConfig(num_pink=3, num_blue=3, episode_mode="continuing", max_steps=40)
+    sessions = [save_recording(simulate_recording(config, RealisticGaze(), num_arenas=2, seed=seed),
+                               tmp_path / f"session{seed}.npz") for seed in range(3)]
+    pre_dir = tmp_path / "pretrained"
+    train(compose_train(pre_dir, "model=mlp", "env=gaze_value", "gaze=none", "total_frames=256",
+                        "evaluation.protocol=gaze-value", "evaluation.curve_episodes=4"), pre_dir)
+    common = [f"checkpoint={pre_dir / 'final.pt'}", "gaze=replay", "total_frames=256", "algo.optim.warmup=0.0",
+              "evaluation.scenarios=[none]", "evaluation.episodes=4", "evaluation.references=[greedy]"]
+    with pytest.raises(ValueError, match=r"heldout recording .*session0\.npz is also in gaze\.path"):
+        run_finetune(compose_finetune(*common, f"gaze.path=[{sessions[0]}]", f"heldout=[{sessions[0]}]",
+                                      f"out_dir={tmp_path / 'refused'}"))
+    out_dir = tmp_path / "finetune"
+    cfg = compose_finetune(*common, f"gaze.path=[{sessions[0]},{sessions[1]}]", f"heldout=[{sessions[2]}]",
+                           f"out_dir={out_dir}")
+    output = run_finetune(cfg)
+    heldout = f"replay-pellet:{sessions[2]}"
+    assert list(output["results"]) == [heldout, "none"]
+    assert set(output["results"][heldout]) == {"before", "after", "greedy"}
+    gaze = load_checkpoint(out_dir / "final.pt")["config"]["gaze"]
+    assert gaze["source"] == "replay" and gaze["align"] == "pellet" and len(gaze["path"]) == 2
