@@ -15,9 +15,9 @@ A scenario names the gaze source (``correlated``, ``uniform``, ``none``, ``oracl
 a person's gaze recorded by ``bikkle-play`` (several files joined by ``+``): ``replay:PATH`` replays the recorded
 points on the same seeds (open loop), ``replay-pellet:PATH`` the recorded looks on the pellets in the same roles
 of whatever arena is played (closed loop, recorded episodes spread over the arenas; see
-:mod:`bikkle_rl.gaze.replay`). Sources that model
-their own validity (``oracle``, ``realistic``, recordings) keep it; the others are valid on ``p_valid`` of
-steps.
+:mod:`bikkle_rl.gaze.replay`); ``fitted:PATH`` simulates a person's gaze model fitted by ``bikkle-fit-gaze``
+(:mod:`bikkle_rl.gaze.fitted`). Sources that model their own validity (``oracle``, ``realistic``, recordings,
+fitted models) keep it; the others are valid on ``p_valid`` of steps.
 """
 
 from __future__ import annotations
@@ -38,9 +38,11 @@ EVALUATION_ARENA = {"episode_mode": "continuing", "max_steps": 200, "start_round
 EVALUATION_SEED_OFFSET = 10_000
 """Evaluation arenas are seeded at ``seed + EVALUATION_SEED_OFFSET``, apart from the training arenas of ``seed``."""
 SCENARIOS = ("correlated", "uniform", "none", "oracle", "realistic")
-SELF_TIMED_SOURCES = ("oracle", "realistic", "replay")
+SELF_TIMED_SOURCES = ("oracle", "realistic", "replay", "fitted")
 REPLAY_PREFIXES = {"replay:": {"align": "step"}, "replay-pellet:": {"align": "pellet", "episodes": "staggered"}}
 """Scenario prefix -> the replay source's options."""
+FITTED_PREFIX = "fitted:"
+"""A scenario ``fitted:PATH`` plays the fitted gaze model at PATH."""
 
 
 def replay_scenario(paths: list[str], align: str = "pellet") -> str:
@@ -50,8 +52,8 @@ def replay_scenario(paths: list[str], align: str = "pellet") -> str:
 
 
 def scenario_label(scenario: str) -> str:
-    """A short name for plots: a replay scenario's prefix and file names, without their folders."""
-    for prefix in REPLAY_PREFIXES:
+    """A short name for plots: a replay or fitted scenario's prefix and file names, without their folders."""
+    for prefix in (*REPLAY_PREFIXES, FITTED_PREFIX):
         if scenario.startswith(prefix):
             return prefix + "+".join(Path(path).name for path in scenario.removeprefix(prefix).split("+"))
     return scenario
@@ -69,9 +71,11 @@ def scenario_gaze(scenario: str, p_valid: float, base_gaze: dict | None = None) 
         if scenario.startswith(prefix):
             paths = scenario.removeprefix(prefix).split("+")
             return {"source": "replay", "path": paths[0] if len(paths) == 1 else paths, **options, **kept}
+    if scenario.startswith(FITTED_PREFIX):
+        return {"source": "fitted", "path": scenario.removeprefix(FITTED_PREFIX), **kept}
     if scenario not in SCENARIOS:
-        raise ValueError(f"unknown gaze scenario {scenario!r}; choose one of {SCENARIOS}, replay:PATH or "
-                         "replay-pellet:PATH")
+        raise ValueError(f"unknown gaze scenario {scenario!r}; choose one of {SCENARIOS}, replay:PATH, "
+                         "replay-pellet:PATH or fitted:PATH")
     gaze = {"source": scenario, **kept}
     if scenario not in SELF_TIMED_SOURCES:
         gaze["p_valid"] = p_valid

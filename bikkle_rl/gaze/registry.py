@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bikkle_rl.gaze.fitted import FittedGaze
 from bikkle_rl.gaze.lsl import LSLGaze
 from bikkle_rl.gaze.mixture import MixtureGaze
 from bikkle_rl.gaze.mouse import MouseGaze
@@ -36,6 +37,7 @@ GAZE_SOURCES: dict[str, Callable[..., GazeSource]] = {
     "mouse": MouseGaze,
     "lsl": LSLGaze,
     "replay": ReplayGaze,
+    "fitted": FittedGaze,
 }
 
 
