@@ -1,9 +1,14 @@
-"""Shared test fixtures."""
+"""Shared test fixtures: hand-placed arenas, the training recipe's Hydra config with small overrides, and a
+tiny pretrained agent."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
 from tensordict import TensorDict
 
 from bikkle_rl.envs import BikkleEnv
@@ -26,3 +31,56 @@ def place():
         return env.set_state(state)
 
     return install
+
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
+
+TINY = [
+    "model=mlp",
+    "num_envs=32",
+    "algo.frames_per_env=16",
+    "evaluation.episodes=32",
+    "evaluation.curve_episodes=16",
+    "evaluation.video=false",
+    "checkpoint.every_frames=512",
+    "compile=false",  # a compile warm-up costs more than these tiny runs; one test compiles on purpose
+]
+
+
+def _compose(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return compose("train", overrides=list(overrides), return_hydra_config=False)
+
+
+@pytest.fixture
+def compose_defaults():
+    """``compose_defaults(*overrides)`` -> the train config a user's command line gets: the recipe's defaults."""
+    return _compose
+
+
+@pytest.fixture
+def compose_train():
+    """``compose_train(tmp_path, *overrides)`` -> the resolved train config writing into ``tmp_path``."""
+
+    def build(run_dir: Path, *overrides: str) -> DictConfig:
+        cfg = _compose(*TINY, *overrides)
+        with open_dict(cfg):
+            cfg.logger.log_dir = str(run_dir)
+        return cfg
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def pretrained_gaze_agent(tmp_path_factory) -> Path:
+    """A tiny MLP agent of the gaze-value arena (3 pink + 3 blue), trained without gaze for a few hundred steps:
+    the ``final.pt`` a gaze-only fine-tune starts from (shared by the tests that only need its shapes)."""
+    from recipes.train import train
+
+    run_dir = tmp_path_factory.mktemp("pretrained_gaze_agent")
+    cfg = _compose(*TINY, "env=gaze_value", "gaze=none", "total_frames=256", "evaluation.protocol=gaze-value",
+                   "evaluation.curve_episodes=4")
+    with open_dict(cfg):
+        cfg.logger.log_dir = str(run_dir)
+    train(cfg, run_dir)
+    return run_dir / "final.pt"

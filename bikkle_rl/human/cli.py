@@ -7,8 +7,12 @@ Examples::
     bikkle-play --checkpoint runs/ppo/agent.pt --gaze lsl --lsl-type Gaze
     bikkle-play --gaze replay --replay recordings/me.npz --seed 7 --policy greedy-gaze   # same seed as recorded
     bikkle-play --env num_pink=1 --env num_blue=1 --episodes 5 --record recordings/me.npz
+    bikkle-play --gaze lsl --calibrate 9 --screen-width-cm 53 --viewing-distance-cm 60 --calibration-max-error-deg 1.5
+    bikkle-play --finetune --checkpoint final.pt --gaze lsl --session-dir sessions/p01   # live gaze-only fine-tune
+    bikkle-play --finetune --checkpoint final.pt --gaze lsl --session-dir sessions/p01 --resume   # after a crash
 
-Every session is saved to ``--record`` (default ``recordings/play-<time>.npz``) unless ``--no-record``.
+Every session is saved to ``--record`` (default ``recordings/play-<time>.npz``) unless ``--no-record``; a live
+fine-tune saves into its ``--session-dir`` (see :mod:`bikkle_rl.human.live_finetune`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from bikkle_rl.atomic_write import write_json
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.stack import EnvStackConfig, make_env
 from bikkle_rl.gaze.lsl import LSLGaze
@@ -28,6 +33,15 @@ from bikkle_rl.gaze.mouse import MouseGaze
 from bikkle_rl.gaze.registry import make_gaze_source
 from bikkle_rl.gaze.replay import ReplayGaze
 from bikkle_rl.gaze.source import GazeSource
+from bikkle_rl.human.calibration import CalibrationConfig
+from bikkle_rl.human.live_finetune import (
+    LiveFinetune,
+    LiveFinetuneConfig,
+    describe,
+    live_train_config,
+    make_live_env,
+    plot_live_returns,
+)
 from bikkle_rl.human.play import PlayConfig, PlaySession, make_play_env, use_gaze_source
 from bikkle_rl.human.recording import load_recording, save_recording
 from bikkle_rl.policies import make_reference_policy
@@ -71,7 +85,79 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fullscreen", action="store_true")
     parser.add_argument("--record", type=Path, default=None, help="where to save the session")
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--lsl-markers", nargs="?", const="bikkle-play", metavar="SOURCE_ID",
+                        help="publish every state shown and step taken as an LSL marker stream (for LabRecorder "
+                        "and bikkle-participant)")
+    calibration = parser.add_argument_group("calibration check (live gaze, before the session)")
+    calibration.add_argument("--calibrate", type=int, choices=(5, 9, 13), help="number of targets (default: no check)")
+    calibration.add_argument("--calibration-target-s", type=float, default=1.5, help="seconds per target")
+    calibration.add_argument("--calibration-settle-s", type=float, default=0.5,
+                             help="seconds discarded at each target while the eye lands")
+    calibration.add_argument("--calibration-max-error-deg", type=float, help="largest accuracy error, degrees")
+    calibration.add_argument("--calibration-max-error", type=float, help="largest accuracy error, arena units")
+    calibration.add_argument("--calibration-on-fail", choices=("refuse", "warn"), default="refuse")
+    calibration.add_argument("--screen-width-cm", type=float, help="the monitor's visible width (for degrees)")
+    calibration.add_argument("--viewing-distance-cm", type=float, help="eye to screen (for degrees)")
+    calibration.add_argument("--screen-width-px", type=int, help="the monitor's width in pixels (default: desktop's)")
+    finetune = parser.add_argument_group("live fine-tune (--finetune --checkpoint AGENT)")
+    finetune.add_argument("--finetune", action="store_true",
+                          help="train the agent's gaze parameters on your gaze while you watch it play")
+    finetune.add_argument("--finetune-episodes", type=int, default=10, help="training episodes")
+    finetune.add_argument("--eval-episodes", type=int, default=2, help="episodes before and after (mean action)")
+    finetune.add_argument("--batch-steps", type=int, default=200, help="steps per PPO update")
+    finetune.add_argument("--session-dir", type=Path, help="where the session's checkpoint, recording and plot go "
+                          "(default outputs/live/<time>)")
+    finetune.add_argument("--resume", action="store_true", help="continue the session saved in --session-dir")
+    finetune.add_argument("--finetune-override", action="append", default=[], metavar="KEY=VALUE",
+                          help="a bikkle-finetune setting, e.g. lr=0.001 or min_scale=0.4")
     return parser
+
+
+def calibration_config(args: argparse.Namespace) -> CalibrationConfig | None:
+    """The calibration check the flags ask for (None without ``--calibrate``)."""
+    if args.calibrate is None:
+        return None
+    if args.gaze not in ("mouse", "lsl"):
+        raise SystemExit(f"--calibrate needs live gaze (--gaze mouse or lsl), got --gaze {args.gaze}")
+    return CalibrationConfig(num_targets=args.calibrate, target_s=args.calibration_target_s,
+                             settle_s=args.calibration_settle_s, max_error_deg=args.calibration_max_error_deg,
+                             max_error_arena=args.calibration_max_error, on_fail=args.calibration_on_fail,
+                             screen_width_cm=args.screen_width_cm, viewing_distance_cm=args.viewing_distance_cm,
+                             screen_width_px=args.screen_width_px)
+
+
+def make_learner(args: argparse.Namespace, source: GazeSource) -> LiveFinetune:
+    """The live fine-tune the flags ask for, with its env."""
+    if not args.checkpoint:
+        raise SystemExit("--finetune needs --checkpoint AGENT (the pretrained agent whose gaze pathway trains)")
+    if args.gaze not in ("mouse", "lsl"):
+        raise SystemExit(f"--finetune learns from live gaze (--gaze mouse or lsl), got --gaze {args.gaze}")
+    if args.resume and args.session_dir is None:
+        raise SystemExit("--resume needs the --session-dir of the session to continue")
+    session_dir = args.session_dir or Path("outputs") / "live" / f"{datetime.now():%Y-%m-%d_%H-%M-%S}"
+    config = LiveFinetuneConfig(eval_episodes=args.eval_episodes, train_episodes=args.finetune_episodes,
+                                batch_steps=args.batch_steps)
+    train_cfg = live_train_config(args.checkpoint, session_dir, args.batch_steps, args.finetune_override)
+    env = make_live_env(train_cfg, args.checkpoint, source, args.seed)
+    return LiveFinetune(train_cfg, args.checkpoint, env, config, session_dir, resume=args.resume)
+
+
+def run_live_finetune(args: argparse.Namespace, source: GazeSource, play: PlayConfig) -> None:
+    """Plays the three phases of a live fine-tune, then prints and plots before against after."""
+    learner = make_learner(args, source)
+    play.max_episodes = learner.config.total_episodes
+    session = PlaySession(learner.env, config=play, seed=args.seed, driver=f"live-finetune:{args.checkpoint}",
+                          calibration=calibration_config(args), learner=learner, markers=args.lsl_markers)
+    try:
+        session.run()
+    finally:
+        learner.wait()
+    summary = learner.summary()
+    plot = plot_live_returns(learner.progress, learner.session_dir / "returns.png",
+                             f"live gaze-only fine-tune ({args.gaze} gaze)")
+    write_json(learner.session_dir / "summary.json", summary)
+    print(describe(summary))
+    print(f"session saved in {learner.session_dir} (recording, checkpoint, {plot.name}, summary.json)")
 
 
 def make_source(args: argparse.Namespace) -> GazeSource:
@@ -108,6 +194,11 @@ def make_driver(args: argparse.Namespace, source: GazeSource, overrides: dict[st
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     args.recording = None
+    play = PlayConfig(step_rate_hz=args.step_rate, countdown_s=args.countdown, arena_px=args.size,
+                      max_episodes=args.episodes or None, fullscreen=args.fullscreen)
+    if args.finetune:
+        run_live_finetune(args, make_source(args), play)
+        return
     if args.gaze == "replay":  # replay against the recorded arena and seed unless told otherwise
         if not args.replay:
             raise SystemExit("--gaze replay needs --replay FILE")
@@ -115,9 +206,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.seed = args.recording.metadata["seed"] if args.seed is None else args.seed
     source = make_source(args)
     env, policy, driver = make_driver(args, source, parse_overrides(args.env))
-    config = PlayConfig(step_rate_hz=args.step_rate, countdown_s=args.countdown, arena_px=args.size,
-                        max_episodes=args.episodes or None, fullscreen=args.fullscreen)
-    session = PlaySession(env, policy, config, seed=args.seed, driver=driver)
+    session = PlaySession(env, policy, play, seed=args.seed, driver=driver, calibration=calibration_config(args),
+                          markers=args.lsl_markers)
     try:
         session.run()
     finally:  # a crashed or interrupted session keeps what was played

@@ -8,7 +8,14 @@ episode and step, the gaze cross, and a red border with "GAZE LOST" while the ga
 
 The env is a batch-1 ``TransformedEnv`` holding a :class:`~bikkle_rl.envs.transforms.GazeInjection`: the gaze
 of a step is read when its observation is produced (for the first step of an episode, when the countdown
-starts), as in training. Every step is recorded (:mod:`bikkle_rl.human.recording`).
+starts), as in training. Every step is recorded (:mod:`bikkle_rl.human.recording`), with the raw reward when
+the env normalises it.
+
+Optional parts of a session: a calibration check of a live gaze source before the first episode
+(:mod:`bikkle_rl.human.calibration`, its result stored in the recording's metadata), a learner that acts
+and trains from the steps (:class:`~bikkle_rl.human.live_finetune.LiveFinetune`), and an LSL marker stream of
+every state shown and step taken (:mod:`bikkle_rl.human.markers`: LabRecorder stores it beside the eye
+tracker's stream, and a simulated participant watches the arena through it).
 
 Headless: with ``SDL_VIDEODRIVER=dummy`` the window is drawn off-screen, and a :class:`SimulatedPacer` replaces
 the wall clock with frame counting and can inject input (pygame events) on given frames, which is how the
@@ -35,6 +42,8 @@ from bikkle_rl.envs.render import GAZE_INVALID_COLOUR, render_frames
 from bikkle_rl.envs.transforms.gaze_injection import GazeInjection
 from bikkle_rl.gaze.screen import LiveGaze, WindowGeometry
 from bikkle_rl.gaze.source import GazeSource
+from bikkle_rl.human.calibration import CalibrationConfig, run_calibration
+from bikkle_rl.human.markers import MarkerOutlet
 from bikkle_rl.human.recording import STATE_COLUMNS, Recording, RecordingWriter
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -247,11 +256,16 @@ class PlaySession:
         config: timing, stop conditions, layout.
         pacer: the clock (:class:`RealTimePacer` at ``config.frame_rate_hz`` when None).
         seed, driver: written into the recording's metadata (``driver`` defaults to "keyboard" / the policy's type).
+        calibration: check a live gaze source on targets before the first episode (None: no check).
+        markers: publish the session as an LSL marker stream (with this source id; None: no stream).
+        learner: acts in place of ``policy`` and sees every step (a live fine-tune); its ``resumed_recording``
+            (a resumed session's finished episodes) is continued, episode numbers included.
     """
 
     def __init__(self, env: TransformedEnv, policy: TensorDictModule | None = None, config: PlayConfig | None = None,
                  pacer: RealTimePacer | SimulatedPacer | None = None, seed: int | None = None,
-                 driver: str | None = None):
+                 driver: str | None = None, calibration: CalibrationConfig | None = None, learner=None,
+                 markers: str | None = None):
         self.env = env
         self.base = base_env(env)
         self.source = find_gaze_injection(env).source
@@ -264,7 +278,13 @@ class PlaySession:
             "config": self.base.config, "seed": seed, "step_rate_hz": self.config.step_rate_hz, "driver": driver,
             "gaze_source": repr(self.source),
         })
-        self.scores: list[float] = []  # return of every finished episode
+        if learner is not None and learner.resumed_recording is not None:
+            self.writer.rows = learner.resumed_recording.rows
+        self.calibration = calibration
+        self.learner = learner
+        self.markers_source_id = markers
+        self.markers: MarkerOutlet | None = None
+        self.scores: list[float] = []  # return of every episode finished in this run
 
     def _gaze_latency(self) -> float:
         return self.source.latency_s if isinstance(self.source, LiveGaze) else math.nan
@@ -277,9 +297,20 @@ class PlaySession:
             live_geometry = window.geometry if self.source.geometry_frame == "window" else window.screen_geometry()
             self.source.geometry = live_geometry
         try:
+            if self.markers_source_id is not None:
+                self.markers = MarkerOutlet(self.base.config, self.writer.metadata["seed"], self.config.step_rate_hz,
+                                            window.screen_geometry(), source_id=self.markers_source_id)
+            if self.calibration is not None:
+                if not isinstance(self.source, LiveGaze):
+                    raise ValueError(f"a calibration check needs a live gaze source, got {type(self.source).__name__}")
+                result = run_calibration(window, self.source, self.pacer, self.calibration)
+                self.writer.metadata["calibration"] = result.to_metadata()
+                print(result.summary())
             self._loop(window, controls)
         finally:
             window.close()
+            if self.markers is not None:
+                self.markers.close()
             if isinstance(self.source, LiveGaze):
                 self.source.close()
         return self.writer.to_recording()
@@ -288,10 +319,10 @@ class PlaySession:
         cfg, period = self.config, 1.0 / self.config.step_rate_hz
         start = self.pacer.now()
         td, latency = self.env.reset(), self._gaze_latency()
-        episode, episode_step, episode_return, steps = 0, 0, 0.0, 0
+        episode, episode_step, episode_return, steps = self._first_episode(), 0, 0.0, 0
         play_from = start + cfg.countdown_s
         due = play_from
-        window.show_arena(self._frame(td))
+        self._show(window, td, episode, episode_step)
         while True:
             now = self.pacer.now()
             controls.poll()
@@ -299,23 +330,31 @@ class PlaySession:
                 return
             if now >= due:
                 state = {key: value[0] for key, value in self.base.get_state().items() if key in STATE_COLUMNS}
-                td = self._act(td, controls)
+                td = self._act(td, controls, episode)
                 td = self.env.step(td)
-                reward, done = td["next", "reward"][0, 0].item(), bool(td["next", "done"][0, 0])
-                self.writer.append(time=now - start, episode=episode, episode_step=episode_step, **state,
-                                   action=td["action"][0], reward=reward, done=done, gaze=td["gaze"][0],
-                                   gaze_valid=td["gaze_valid"][0, 0], gaze_latency=latency)
+                if self.learner is not None:
+                    self.learner.observe(td, episode)
+                reward = td.get(("next", "raw_reward"), td["next", "reward"])[0, 0].item()
+                done = bool(td["next", "done"][0, 0])
+                row = dict(time=now - start, episode=episode, episode_step=episode_step, **state,
+                           action=td["action"][0], reward=reward, done=done, gaze=td["gaze"][0],
+                           gaze_valid=td["gaze_valid"][0, 0], gaze_latency=latency)
+                self.writer.append(**row)
+                if self.markers is not None:
+                    self.markers.step(row)
                 td, latency = step_mdp(td), self._gaze_latency()
                 episode_return, episode_step, steps = episode_return + reward, episode_step + 1, steps + 1
                 due = max(due + period, now)
                 if done:
                     self.scores.append(episode_return)
+                    if self.learner is not None:
+                        self.learner.end_episode(episode, episode_return, self.writer)
                     episode, episode_step, episode_return = episode + 1, 0, 0.0
                     if cfg.max_episodes is not None and episode >= cfg.max_episodes:
                         return
                     td, latency = self.env.reset(), self._gaze_latency()
                     play_from = due = now + cfg.countdown_s
-                window.show_arena(self._frame(td))
+                self._show(window, td, episode, episode_step)
                 if cfg.max_steps is not None and steps >= cfg.max_steps:
                     return
             countdown = math.ceil(play_from - now) if now < play_from else None
@@ -323,7 +362,19 @@ class PlaySession:
             window.draw(status, gaze_lost=not bool(td["gaze_valid"][0, 0]), countdown=countdown)
             self.pacer.wait_frame()
 
-    def _act(self, td: TensorDictBase, controls: KeyboardControls) -> TensorDictBase:
+    def _show(self, window: PlayWindow, td: TensorDictBase, episode: int, episode_step: int) -> None:
+        """Draws the state now reached, and publishes it as a marker."""
+        window.show_arena(self._frame(td))
+        if self.markers is not None:
+            self.markers.state(episode, episode_step, {key: value[0] for key, value in self.base.get_state().items()})
+
+    def _first_episode(self) -> int:
+        """The first episode's number: after a resumed session's finished ones, else 0."""
+        return int(self.writer.rows[-1]["episode"]) + 1 if self.writer.rows else 0
+
+    def _act(self, td: TensorDictBase, controls: KeyboardControls, episode: int) -> TensorDictBase:
+        if self.learner is not None:
+            return self.learner.act(td, episode)
         if self.policy is None:
             td["action"] = controls.action(self.base.config.action_mode).to(self.base.device)
             return td
