@@ -89,7 +89,7 @@ equivalent, which here is the truth.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -586,7 +586,8 @@ def estimate_parameters(stats: LagStats, weights: np.ndarray, lag: int, grid: Du
 
 
 def fit_gaze(recordings: Sequence[Recording], names: Sequence[str] | None = None, step_ms: float | None = None,
-             max_latency_steps: int = 8, bootstrap: int = 200, seed: int = 0) -> GazeFit:
+             max_latency_steps: int = 8, bootstrap: int = 200, seed: int = 0,
+             min_counts: Mapping[str, int] | None = None) -> GazeFit:
     """Fits :class:`~bikkle_rl.gaze.realistic.RealisticGaze` to ``recordings`` (see the module docstring).
 
     Args:
@@ -595,6 +596,8 @@ def fit_gaze(recordings: Sequence[Recording], names: Sequence[str] | None = None
         max_latency_steps: the longest latency considered.
         bootstrap: replicates of the block bootstrap behind the 95 % intervals (0: intervals are the value).
         seed: seeds the bootstrap.
+        min_counts: lowers (or raises) some of :data:`MIN_COUNTS`, what each estimator needs: for short sessions,
+            at the price of wider intervals.
 
     Raises :class:`GazeFitError` naming the file or the estimator that lacks data.
     """
@@ -614,7 +617,8 @@ def fit_gaze(recordings: Sequence[Recording], names: Sequence[str] | None = None
     # the bias mixture needs the fixation durations, which need the bias: a first pass reads each sample
     # against its own state (age 0) for the durations, the fit proper against the fixation ages they imply
     pilot_stats = lag_stats(data, instances, int(lags[0]), np.ones(1))
-    lacking = {name: (have, MIN_COUNTS[name]) for name, have in pilot_stats.counts.items() if have < MIN_COUNTS[name]}
+    needs = {**MIN_COUNTS, **(min_counts or {})}
+    lacking = {name: (have, needs[name]) for name, have in pilot_stats.counts.items() if have < needs[name]}
     if lacking:
         raise GazeFitError("too little usable gaze to fit in " + ", ".join(names) + ": " + ", ".join(
             f"{name} {have} (at least {need})" for name, (have, need) in lacking.items()))

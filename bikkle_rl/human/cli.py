@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--episodes", type=int, default=3, help="episodes to play (0: until Escape)")
     parser.add_argument("--step-rate", type=float, default=10.0, help="env steps per second")
+    parser.add_argument("--frame-rate", type=float, default=60.0,
+                        help="frames drawn per second (a step is taken on the first frame it is due)")
     parser.add_argument("--countdown", type=float, default=3.0, help="seconds before each episode starts")
     parser.add_argument("--size", type=int, default=640, help="arena size in pixels")
     parser.add_argument("--fullscreen", action="store_true")
@@ -194,7 +196,7 @@ def make_driver(args: argparse.Namespace, source: GazeSource, overrides: dict[st
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     args.recording = None
-    play = PlayConfig(step_rate_hz=args.step_rate, countdown_s=args.countdown, arena_px=args.size,
+    play = PlayConfig(step_rate_hz=args.step_rate, frame_rate_hz=args.frame_rate, countdown_s=args.countdown, arena_px=args.size,
                       max_episodes=args.episodes or None, fullscreen=args.fullscreen)
     if args.finetune:
         run_live_finetune(args, make_source(args), play)

@@ -50,6 +50,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -166,6 +167,18 @@ class Recording:
             if bad.any():
                 raise RecordingError(f"{source}: column {name!r}: {int(bad.sum())} of {steps} rows {problem} "
                                      f"(first: row {int(bad.argmax())})")
+
+
+def select_episodes(recording: Recording, episodes: Sequence[int]) -> Recording:
+    """The recording's ``episodes`` (in that order), renumbered 0, 1, ...: e.g. a session split into the
+    episodes a fine-tune trains on and the ones held out to evaluate it."""
+    missing = sorted(set(episodes) - set(recording["episode"].tolist()))
+    if missing:
+        raise ValueError(f"the recording has no episodes {missing} (it has {recording.num_episodes})")
+    rows = np.concatenate([np.flatnonzero(recording["episode"] == episode) for episode in episodes])
+    columns = {name: values[rows] for name, values in recording.columns.items()}
+    columns["episode"] = np.repeat(np.arange(len(episodes)), [int((recording["episode"] == e).sum()) for e in episodes])
+    return Recording(columns, dict(recording.metadata))
 
 
 def value_problems(columns: dict[str, np.ndarray], config: BikkleConfig) -> list[tuple[str, np.ndarray, str]]:

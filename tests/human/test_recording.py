@@ -26,6 +26,7 @@ from bikkle_rl.human.recording import (
     RecordingError,
     load_recording,
     save_recording,
+    select_episodes,
 )
 
 
@@ -144,3 +145,14 @@ def test_a_version_1_file_loads_with_the_object_centric_gaze_derived(tmp_path, w
     rewrite(path, gaze_valid=None)
     with pytest.raises(RecordingError, match=r"session\.npz: missing columns \['gaze_valid'\]"):
         load_recording(path)
+
+
+def test_select_episodes_renumbers_the_chosen_ones(write_session):
+    recording = write_session((4, 3, 2)).to_recording()
+    part = select_episodes(recording, [2, 0])
+    assert part["episode"].tolist() == [0, 0, 1, 1, 1, 1]
+    assert part["episode_step"].tolist() == [0, 1, 0, 1, 2, 3]
+    np.testing.assert_array_equal(part["gaze"], np.concatenate((recording["gaze"][7:], recording["gaze"][:4])))
+    part.validate()
+    with pytest.raises(ValueError, match=r"no episodes \[5\]"):
+        select_episodes(recording, [0, 5])
