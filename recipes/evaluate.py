@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.envs.stack import make_env
 from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
-from bikkle_rl.evaluation.protocols import evaluation_stack
+from bikkle_rl.evaluation.protocols import evaluation_stack, scenario_label
 from bikkle_rl.evaluation.report import (
     Cells,
     PolicyFactory,
@@ -94,7 +94,7 @@ def run_evaluation(cfg: DictConfig) -> dict:
         for scenario in scenarios:
             video_stack = {**evaluation_stack(stack, cfg.protocol, scenario, num_envs=4), "device": str(device)}
             paths[f"video_{scenario}"] = record_video(policies["agent"], video_stack,
-                                                      out_dir / f"agent_{scenario}.mp4", seed=cfg.seed)
+                                                      out_dir / f"agent_{scenario_label(scenario)}.mp4", seed=cfg.seed)
     print(paths["table"].read_text())
     return {"returns": returns, "results": results, "gaze_value": gaze_value, "movement": figures, "paths": paths}
 
