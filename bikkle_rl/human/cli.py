@@ -106,7 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
                           help="train the agent's gaze parameters on your gaze while you watch it play")
     finetune.add_argument("--finetune-episodes", type=int, default=10, help="training episodes")
     finetune.add_argument("--eval-episodes", type=int, default=2, help="episodes before and after (mean action)")
-    finetune.add_argument("--batch-steps", type=int, default=200, help="steps per PPO update")
     finetune.add_argument("--session-dir", type=Path, help="where the session's checkpoint, recording and plot go "
                           "(default outputs/live/<time>)")
     finetune.add_argument("--resume", action="store_true", help="continue the session saved in --session-dir")
@@ -137,9 +136,8 @@ def make_learner(args: argparse.Namespace, source: GazeSource) -> LiveFinetune:
     if args.resume and args.session_dir is None:
         raise SystemExit("--resume needs the --session-dir of the session to continue")
     session_dir = args.session_dir or Path("outputs") / "live" / f"{datetime.now():%Y-%m-%d_%H-%M-%S}"
-    config = LiveFinetuneConfig(eval_episodes=args.eval_episodes, train_episodes=args.finetune_episodes,
-                                batch_steps=args.batch_steps)
-    train_cfg = live_train_config(args.checkpoint, session_dir, args.batch_steps, args.finetune_override)
+    config = LiveFinetuneConfig(eval_episodes=args.eval_episodes, train_episodes=args.finetune_episodes)
+    train_cfg = live_train_config(args.checkpoint, session_dir, args.finetune_override)
     env = make_live_env(train_cfg, args.checkpoint, source, args.seed)
     return LiveFinetune(train_cfg, args.checkpoint, env, config, session_dir, resume=args.resume)
 

@@ -3,27 +3,26 @@
 A session plays one arena in the play window, at the window's step rate, in three phases of episodes:
 
 1. ``before``: ``eval_episodes`` with the agent's mean action, the pretrained weights (this person's baseline);
-2. ``train``: ``train_episodes`` with sampled actions; every ``batch_steps`` steps the batch trains the agent by
-   PPO, only its gaze parameters (the gaze-only fine-tune of ``bikkle-finetune``, with its settings: a gaze
-   adapter for transformers, learning-rate warmup, exploration floor...);
+2. ``train``: ``train_episodes`` with sampled actions; each episode, one batch, trains the agent by PPO, only
+   its gaze parameters (the gaze-only fine-tune of ``bikkle-finetune``, with its settings: a gaze adapter for
+   transformers, learning-rate warmup, exploration floor...);
 3. ``after``: ``eval_episodes`` with the mean action of the fine-tuned weights.
 
-Updates run in a **background thread**: the window keeps drawing and stepping at its rate while PPO works,
-acting with the weights of the last finished update (an acting copy, refreshed between two steps when an
-update ends). The batch collected meanwhile is one update behind the weights it trains; PPO's clipped ratio is
-computed against the log-probabilities recorded when acting, so that lag is accounted for. On two CPU cores an
-update of a 200-step batch takes well under the 20 s the next batch takes to play (see the closing summary).
+Updates run **between episodes, in a background thread**: the update of a training episode starts when it
+ends and runs during the next episode's countdown, while the window keeps drawing at its frame rate; the next
+episode's first step waits for it (the countdown is extended) if it is not done. Steps within an episode are
+never delayed by an update, and no policy acts while PPO trains: the sampling mode of TensorDict modules is one
+process-wide setting that an acting policy and the loss would otherwise both set and restore. Every batch is
+on-policy. The summary reports how long updates took and how long episodes waited for one.
 
-Crash safety: at the end of every episode the session writes ``live_finetune.pt`` (weights, optimizer, the
-episode reached, returns so far) and ``recording.npz`` (every step so far) atomically into its directory; the
-same command with ``--resume`` continues from the next episode. The end prints and plots the return under this
-person's gaze, before against after.
+Crash safety: at the end of every episode and of every update the session writes ``live_finetune.pt``
+(weights, optimizer, the episode reached, returns so far), and at the end of every episode ``recording.npz``
+(every step so far), atomically into its directory; the same command with ``--resume`` continues from the next
+episode. The end prints and plots the return under this person's gaze, before against after.
 """
 
 from __future__ import annotations
 
-import copy
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,14 +53,13 @@ FINETUNE_CONF_DIR = Path(__file__).resolve().parents[2] / "recipes" / "conf"
 
 @dataclass
 class LiveFinetuneConfig:
-    """How many episodes each phase plays and how many steps a PPO batch holds."""
+    """How many episodes each phase plays (a training episode is one PPO batch)."""
 
     eval_episodes: int = 2
     train_episodes: int = 10
-    batch_steps: int = 200
 
     def __post_init__(self) -> None:
-        for name in ("eval_episodes", "train_episodes", "batch_steps"):
+        for name in ("eval_episodes", "train_episodes"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
 
@@ -76,10 +74,9 @@ class LiveFinetuneConfig:
         return "train" if episode < self.eval_episodes + self.train_episodes else "after"
 
 
-def live_train_config(checkpoint: str | Path, session_dir: Path, batch_steps: int, overrides: list[str] = (),
-                      ) -> DictConfig:
-    """The fine-tune's training config (``bikkle-finetune``'s, with its ``overrides``) for one arena and batches
-    of ``batch_steps`` steps, eager (no compile: a background thread updates while the window plays)."""
+def live_train_config(checkpoint: str | Path, session_dir: Path, overrides: list[str] = ()) -> DictConfig:
+    """The fine-tune's training config (``bikkle-finetune``'s, with its ``overrides``) for one arena, a batch
+    per episode of the evaluation protocol, eager (compiling would stall the first updates)."""
     from recipes.finetune_gaze import finetune_config  # the fine-tune recipe's config is the one source of truth
 
     with initialize_config_dir(config_dir=str(FINETUNE_CONF_DIR), version_base=None):
@@ -89,7 +86,8 @@ def live_train_config(checkpoint: str | Path, session_dir: Path, batch_steps: in
     train_cfg = finetune_config(cfg, pretrained, session_dir)
     with open_dict(train_cfg):
         train_cfg.num_envs = 1
-        train_cfg.algo.frames_per_env = int(batch_steps)
+        train_cfg.algo.frames_per_env = int(evaluation_stack(env_stack(train_cfg), train_cfg.evaluation.protocol,
+                                                             "none", num_envs=1)["env"]["max_steps"])
         train_cfg.compile = False
         train_cfg.cudagraphs = False
     return train_cfg
@@ -161,13 +159,9 @@ class LiveFinetune:
         self.resumed_recording: RecordingWriter | None = None
         if resume:
             self._resume()
-        self.acting = copy.deepcopy(self.algo.actor)
-        self.total_updates = math.ceil(config.train_episodes * env.base_env.config.max_steps / config.batch_steps)
         self._batch: list[TensorDictBase] = []
-        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self.step_times: list[float] = []  # wall time of every step taken (perf_counter)
-        self.update_windows: list[tuple[float, float]] = []  # (start, end) of every update (perf_counter)
+        self.waits: list[float] = []  # how long each episode's first step waited for an update (s)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -185,31 +179,29 @@ class LiveFinetune:
     def act(self, td: TensorDictBase, episode: int) -> TensorDictBase:
         """The action for ``td``: sampled in training episodes, the mean action before and after."""
         exploration = ExplorationType.RANDOM if self.config.phase(episode) == "train" else ExplorationType.DETERMINISTIC
-        with self._lock, torch.no_grad(), set_exploration_type(exploration):
-            return self.acting(td)
+        with torch.no_grad(), set_exploration_type(exploration):
+            return self.algo.actor(td)
 
     def observe(self, td: TensorDictBase, episode: int) -> None:
-        """A step taken (``td`` holds ``next``): kept for the batch in training episodes, which starts an update
-        when full (after the previous one has finished)."""
-        self.step_times.append(time.perf_counter())
-        if self.config.phase(episode) != "train":
-            return
-        self._batch.append(td.clone())
-        if len(self._batch) == self.config.batch_steps:
-            batch, self._batch = torch.stack(self._batch, 1), []
-            self.wait()
-            self._thread = threading.Thread(target=self._update, args=(batch,), daemon=True)
-            self._thread.start()
+        """A step taken (``td`` holds ``next``): kept for the episode's batch in training episodes."""
+        if self.config.phase(episode) == "train":
+            self._batch.append(td.clone())
+
+    @property
+    def ready(self) -> bool:
+        """No update is running: the session may take its next step."""
+        return self._thread is None or not self._thread.is_alive()
 
     def _update(self, batch: TensorDictBase) -> None:
         start = time.perf_counter()
-        self.algo.update(batch, progress=min(self.progress.updates / self.total_updates, 1.0))
-        with self._lock:
-            self.acting.load_state_dict(self.algo.actor.state_dict())
-        end = time.perf_counter()
+        self.algo.update(batch, progress=min(self.progress.updates / self.config.train_episodes, 1.0))
         self.progress.updates += 1
-        self.progress.update_seconds.append(end - start)
-        self.update_windows.append((start, end))
+        self.progress.update_seconds.append(time.perf_counter() - start)
+        self._save_checkpoint()  # a crash in the next episode keeps this update
+
+    def _save_checkpoint(self) -> None:
+        save_checkpoint(self.checkpoint_path, {"algo": self.algo.state_dict(), "progress": vars(self.progress).copy(),
+                                               "config": plain_config(self.train_cfg)})
 
     def wait(self) -> None:
         """Waits for the running update, if any."""
@@ -220,17 +212,16 @@ class LiveFinetune:
     def end_episode(self, episode: int, episode_return: float, writer: RecordingWriter) -> None:
         """Keeps the episode's return and saves the session (checkpoint and recording, both atomic)."""
         progress = self.progress
+        self.wait()
         progress.episode, progress.returns, progress.phases = (episode + 1, [*progress.returns, episode_return],
                                                                [*progress.phases, self.config.phase(episode)])
-        if self.config.phase(episode) == "train" and self.config.phase(episode + 1) != "train":
-            self._batch = []  # a partial batch at the end of training is dropped: "after" plays the final weights
-            self.wait()
         self.session_dir.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            payload = {"algo": self.algo.state_dict(), "progress": vars(progress).copy(),
-                       "config": plain_config(self.train_cfg)}
         save_recording(writer.to_recording(), self.session_dir / RECORDING_NAME)
-        save_checkpoint(self.checkpoint_path, payload)
+        self._save_checkpoint()
+        if self._batch:  # a training episode: its update runs while the next episode counts down
+            batch, self._batch = torch.stack(self._batch, 1), []
+            self._thread = threading.Thread(target=self._update, args=(batch,), daemon=True)
+            self._thread.start()
 
     def summary(self) -> dict[str, Any]:
         """Return before / after (mean, 95 % CI) under this person's gaze, update times and the step rate held."""
@@ -243,20 +234,9 @@ class LiveFinetune:
         seconds = torch.tensor(self.progress.update_seconds, dtype=torch.float64)
         if len(seconds):
             result["update_s"] = {"mean": seconds.mean().item(), "max": seconds.max().item(), "count": len(seconds)}
-        result["step_intervals_during_updates_s"] = self._intervals(during_updates=True)
-        result["step_intervals_otherwise_s"] = self._intervals(during_updates=False)
+        waits = torch.tensor(self.waits, dtype=torch.float64)
+        result["waited_for_update_s"] = {"total": waits.sum().item(), "episodes": int((waits > 0).sum())}
         return result
-
-    def _intervals(self, during_updates: bool) -> dict[str, float] | None:
-        """Mean and max time between two steps whose second fell inside (or outside) an update."""
-        times = torch.tensor(self.step_times, dtype=torch.float64)
-        if len(times) < 2:
-            return None
-        inside = torch.zeros(len(times) - 1, dtype=torch.bool)
-        for start, end in self.update_windows:
-            inside |= (times[1:] >= start) & (times[1:] <= end)
-        gaps = (times[1:] - times[:-1])[inside if during_updates else ~inside]
-        return {"mean": gaps.mean().item(), "max": gaps.max().item(), "count": len(gaps)} if len(gaps) else None
 
 
 def plot_live_returns(progress: LiveProgress, path: Path, title: str) -> Path:
@@ -297,12 +277,9 @@ def describe(summary: dict[str, Any]) -> str:
     if "update_s" in summary:
         update = summary["update_s"]
         lines.append(f"updates: {update['count']}, {update['mean']:.2f} s each on average (max {update['max']:.2f} s),"
-                     " in a background thread")
-    for name, label in (("step_intervals_during_updates_s", "during updates"),
-                        ("step_intervals_otherwise_s", "otherwise")):
-        if summary.get(name):
-            gaps = summary[name]
-            lines.append(f"time between steps {label}: mean {gaps['mean'] * 1000:.0f} ms, "
-                         f"max {gaps['max'] * 1000:.0f} ms ({gaps['count']} steps)")
+                     " in a background thread between episodes")
+    waited = summary["waited_for_update_s"]
+    lines.append(f"episodes that waited for an update past their countdown: {waited['episodes']} "
+                 f"({waited['total']:.2f} s in all)")
     return "\n".join(lines)
 

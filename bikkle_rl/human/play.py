@@ -323,12 +323,18 @@ class PlaySession:
         play_from = start + cfg.countdown_s
         due = play_from
         self._show(window, td, episode, episode_step)
+        waiting_since = None  # when a due step started waiting for the learner's update
         while True:
             now = self.pacer.now()
             controls.poll()
             if controls.quit_requested:
                 return
-            if now >= due:
+            if now >= due and self.learner is not None and not self.learner.ready:
+                waiting_since = now if waiting_since is None else waiting_since
+            elif now >= due:
+                if waiting_since is not None:
+                    self.learner.waits.append(now - waiting_since)
+                    waiting_since = None
                 state = {key: value[0] for key, value in self.base.get_state().items() if key in STATE_COLUMNS}
                 td = self._act(td, controls, episode)
                 td = self.env.step(td)
@@ -359,6 +365,7 @@ class PlaySession:
                     return
             countdown = math.ceil(play_from - now) if now < play_from else None
             status = f"score {episode_return:+.1f}  ep {episode + 1}  step {episode_step}/{self.base.config.max_steps}"
+            status += "  updating..." if waiting_since is not None else ""
             window.draw(status, gaze_lost=not bool(td["gaze_valid"][0, 0]), countdown=countdown)
             self.pacer.wait_frame()
 

@@ -35,7 +35,7 @@ def test_participant_live_finetune_fit_offline_finetune_and_held_out_evaluation(
     try:
         play_main(["--finetune", "--checkpoint", str(pretrained_gaze_agent), "--gaze", "lsl", "--lsl-name",
                    f"gaze-{tag}", "--lsl-markers", f"markers-{tag}", "--session-dir", str(session_dir),
-                   "--eval-episodes", "1", "--finetune-episodes", "10", "--batch-steps", "200", "--step-rate", "200",
+                   "--eval-episodes", "1", "--finetune-episodes", "10", "--step-rate", "200",
                    "--frame-rate", "200",
                    "--countdown", "0", "--size", "32", "--seed", "0"])
     finally:
