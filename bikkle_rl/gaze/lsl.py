@@ -108,7 +108,7 @@ class LSLGaze(LiveGaze):
         if len(stamps):
             self._newest = torch.as_tensor(samples[-1, list(self.channels)], dtype=torch.float32)
             self._newest_time = float(stamps[-1])
-        self.latency_s = self._pylsl.local_clock() - self._newest_time
+        self.latency_s = self._pylsl.local_clock() - self._newest_time if self._newest is not None else math.nan
         if self._newest is None or self.latency_s > self.max_age_s:
             self._lost_reads += 1
             return None
