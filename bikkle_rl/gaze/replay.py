@@ -41,7 +41,7 @@ from tensordict import TensorDictBase
 
 from bikkle_rl.envs.bikkle import PRIVILEGED
 from bikkle_rl.gaze.source import GazeSource, observation_device, where_rows
-from bikkle_rl.human.gaze_targets import ROLE_BLUE, ROLE_HIGH_VALUE, ROLE_NAMES, ROLE_PINK, gaze_roles
+from bikkle_rl.human.gaze_targets import ROLE_BLUE, ROLE_HIGH_VALUE, ROLE_NAMES, ROLE_PINK
 from bikkle_rl.human.recording import Recording, load_recording
 
 EPISODE_ORDERS = ("shared", "staggered")
@@ -61,21 +61,20 @@ def new_looks(recording: Recording) -> np.ndarray:
     return (target >= 0) & ((episode_step == 0) | (target[previous] != target) | moved)
 
 
-def padded_episodes(recordings: Sequence[Recording]) -> dict[str, torch.Tensor]:
-    """The recordings' steps as episodes [E, L, ...] (file by file), padded, with ``length`` [E].
+def padded_episodes(recordings: Sequence[Recording], roles: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
+    """The recordings' steps as episodes [E, L, ...] (file by file), padded, with ``length`` [E]; ``roles`` are
+    each recording's :attr:`~bikkle_rl.human.recording.Recording.gaze_roles`.
 
     Keys: ``gaze`` [E, L, 2], ``valid`` [E, L] (False on padding), ``role`` [E, L], ``offset`` [E, L, 2],
     ``new_look`` [E, L].
     """
     per_file = []
     first = 0
-    for recording in recordings:
+    for recording, recording_roles in zip(recordings, roles):
         episode = recording["episode"] + first
         first = int(episode.max()) + 1
-        roles = gaze_roles(recording["gaze_target"], recording["gaze_valid"], recording["pellet_kind"],
-                           recording["high_value"])
         per_file.append({"episode": episode, "step": recording["episode_step"], "gaze": recording["gaze"],
-                         "valid": recording["gaze_valid"], "role": roles, "offset": recording["gaze_offset"],
+                         "valid": recording["gaze_valid"], "role": recording_roles, "offset": recording["gaze_offset"],
                          "new_look": new_looks(recording)})
     rows = {key: torch.as_tensor(np.concatenate([f[key] for f in per_file])) for key in per_file[0]}
     episode, step = rows.pop("episode"), rows.pop("step")
@@ -125,21 +124,21 @@ class ReplayGaze(GazeSource):
                 raise ValueError(f"recording {name or ''} has no steps to replay".replace("  ", " "))
         self.episodes = episodes
         self.align = align
-        self._roles_needed = self._needed_roles(recordings)
-        self._recorded = padded_episodes(recordings)
+        roles = [recording.gaze_roles for recording in recordings]
+        self._roles_needed = self._needed_roles(roles)
+        self._recorded = padded_episodes(recordings, roles)
         self._episode: torch.Tensor | None = None  # [N] recorded episode each arena replays
         self._step: torch.Tensor | None = None  # [N] next recorded step to replay
         self._count: torch.Tensor | None = None  # [N] episodes each arena has started
         self._looked_at: torch.Tensor | None = None  # [N, 2] the pellet a closed-loop look rests on (NaN: none)
 
-    def _needed_roles(self, recordings: Sequence[Recording]) -> dict[int, str]:
-        """Pellet role -> the first file that looks at a pellet in that role (what the current arena must hold)."""
+    def _needed_roles(self, roles: Sequence[np.ndarray]) -> dict[int, str]:
+        """Pellet role -> the first file that looks at a pellet in that role (what the current arena must hold),
+        from each recording's ``roles`` [T]."""
         needed: dict[int, str] = {}
-        for name, recording in zip(self.path, recordings):
-            roles = gaze_roles(recording["gaze_target"], recording["gaze_valid"], recording["pellet_kind"],
-                               recording["high_value"])
+        for name, recording_roles in zip(self.path, roles):
             for role in (ROLE_PINK, ROLE_BLUE):
-                if role not in needed and (roles == role).any():
+                if role not in needed and (recording_roles == role).any():
                     needed[role] = name or "(a loaded recording)"
         return needed
 

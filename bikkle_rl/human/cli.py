@@ -47,6 +47,7 @@ from bikkle_rl.human.recording import load_recording, save_recording
 from bikkle_rl.policies import make_reference_policy
 
 GAZE_CHOICES = ("mouse", "lsl", "replay", "none")
+LIVE_GAZE = ("mouse", "lsl")
 POLICY_CHOICES = ("keyboard", "greedy", "greedy-gaze", "random")
 PLAY_ENV_DEFAULTS = {"num_pink": 3, "num_blue": 3, "episode_mode": "continuing"}
 """The arena a person plays by default: several pinks (so gaze matters), evaluation's continuing mode."""
@@ -114,12 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def require_live_gaze(args: argparse.Namespace, flag: str) -> None:
+    """Stops with a clear message when ``flag`` is given without a live gaze source."""
+    if args.gaze not in LIVE_GAZE:
+        raise SystemExit(f"{flag} needs live gaze (--gaze mouse or lsl), got --gaze {args.gaze}")
+
+
 def calibration_config(args: argparse.Namespace) -> CalibrationConfig | None:
     """The calibration check the flags ask for (None without ``--calibrate``)."""
     if args.calibrate is None:
         return None
-    if args.gaze not in ("mouse", "lsl"):
-        raise SystemExit(f"--calibrate needs live gaze (--gaze mouse or lsl), got --gaze {args.gaze}")
+    require_live_gaze(args, "--calibrate")
     return CalibrationConfig(num_targets=args.calibrate, target_s=args.calibration_target_s,
                              settle_s=args.calibration_settle_s, max_error_deg=args.calibration_max_error_deg,
                              max_error_arena=args.calibration_max_error, on_fail=args.calibration_on_fail,
@@ -131,8 +137,7 @@ def make_learner(args: argparse.Namespace, source: GazeSource) -> LiveFinetune:
     """The live fine-tune the flags ask for, with its env."""
     if not args.checkpoint:
         raise SystemExit("--finetune needs --checkpoint AGENT (the pretrained agent whose gaze pathway trains)")
-    if args.gaze not in ("mouse", "lsl"):
-        raise SystemExit(f"--finetune learns from live gaze (--gaze mouse or lsl), got --gaze {args.gaze}")
+    require_live_gaze(args, "--finetune")
     if args.resume and args.session_dir is None:
         raise SystemExit("--resume needs the --session-dir of the session to continue")
     session_dir = args.session_dir or Path("outputs") / "live" / f"{datetime.now():%Y-%m-%d_%H-%M-%S}"

@@ -40,7 +40,7 @@ from torchrl.envs.utils import ExplorationType, set_exploration_type
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.checkpoint import load_checkpoint, load_state, save_checkpoint
 from bikkle_rl.envs.stack import make_env, plain_config
-from bikkle_rl.evaluation.protocols import evaluation_stack
+from bikkle_rl.evaluation.protocols import EVALUATION_ARENA, evaluation_stack
 from bikkle_rl.evaluation.stats import summarize
 from bikkle_rl.experiment import env_stack, init_weights_from, make_algorithm, reward_normalizer
 from bikkle_rl.gaze.source import GazeSource
@@ -86,8 +86,7 @@ def live_train_config(checkpoint: str | Path, session_dir: Path, overrides: list
     train_cfg = finetune_config(cfg, pretrained, session_dir)
     with open_dict(train_cfg):
         train_cfg.num_envs = 1
-        train_cfg.algo.frames_per_env = int(evaluation_stack(env_stack(train_cfg), train_cfg.evaluation.protocol,
-                                                             "none", num_envs=1)["env"]["max_steps"])
+        train_cfg.algo.frames_per_env = EVALUATION_ARENA["max_steps"]  # the live arena plays evaluation episodes
         train_cfg.compile = False
         train_cfg.cudagraphs = False
     return train_cfg

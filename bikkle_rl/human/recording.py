@@ -60,7 +60,7 @@ import numpy as np
 
 from bikkle_rl.atomic_write import write_atomically
 from bikkle_rl.envs.config import BikkleConfig
-from bikkle_rl.human.gaze_targets import DEFAULT_TARGET_RADIUS, gaze_targets
+from bikkle_rl.human.gaze_targets import DEFAULT_TARGET_RADIUS, gaze_roles, gaze_targets
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -128,6 +128,11 @@ class Recording:
         return BikkleConfig(**self.metadata["config"])
 
     @property
+    def gaze_roles(self) -> np.ndarray:
+        """[T] the role of each step's gaze target (:func:`~bikkle_rl.human.gaze_targets.gaze_roles`)."""
+        return gaze_roles(self["gaze_target"], self["gaze_valid"], self["pellet_kind"], self["high_value"])
+
+    @property
     def num_episodes(self) -> int:
         return int(self.columns["episode"].max()) + 1 if self.num_steps else 0
 
@@ -175,9 +180,9 @@ def select_episodes(recording: Recording, episodes: Sequence[int]) -> Recording:
     missing = sorted(set(episodes) - set(recording["episode"].tolist()))
     if missing:
         raise ValueError(f"the recording has no episodes {missing} (it has {recording.num_episodes})")
-    rows = np.concatenate([np.flatnonzero(recording["episode"] == episode) for episode in episodes])
-    columns = {name: values[rows] for name, values in recording.columns.items()}
-    columns["episode"] = np.repeat(np.arange(len(episodes)), [int((recording["episode"] == e).sum()) for e in episodes])
+    rows = [np.flatnonzero(recording["episode"] == episode) for episode in episodes]
+    columns = {name: values[np.concatenate(rows)] for name, values in recording.columns.items()}
+    columns["episode"] = np.repeat(np.arange(len(episodes)), [len(episode_rows) for episode_rows in rows])
     return Recording(columns, dict(recording.metadata))
 
 

@@ -16,7 +16,6 @@ from bikkle_rl.human.gaze_targets import (
     ROLE_LOST,
     ROLE_OFF,
     ROLE_PINK,
-    gaze_roles,
 )
 from bikkle_rl.human.recording import (
     BASE_COLUMNS,
@@ -130,9 +129,7 @@ def test_object_centric_gaze_on_hand_placed_steps(write_session):
     np.testing.assert_allclose(recording["gaze_offset"], [[0.05, 0], [0, -0.1], [0, 0.1], [0, 0], [0, 0]], atol=1e-6)
     assert recording["gaze_target_kind"].tolist() == [0, 0, 1, -1, -1]
     assert recording["gaze_target_high_value"].tolist() == [False, True, False, False, False]
-    roles = gaze_roles(recording["gaze_target"], recording["gaze_valid"], recording["pellet_kind"],
-                       recording["high_value"])
-    assert roles.tolist() == [ROLE_PINK, ROLE_HIGH_VALUE, ROLE_BLUE, ROLE_OFF, ROLE_LOST]
+    assert recording.gaze_roles.tolist() == [ROLE_PINK, ROLE_HIGH_VALUE, ROLE_BLUE, ROLE_OFF, ROLE_LOST]
 
 
 def test_a_version_1_file_loads_with_the_object_centric_gaze_derived(tmp_path, write_session):
