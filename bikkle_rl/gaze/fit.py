@@ -617,6 +617,9 @@ def fit_gaze(recordings: Sequence[Recording], names: Sequence[str] | None = None
     # the bias mixture needs the fixation durations, which need the bias: a first pass reads each sample
     # against its own state (age 0) for the durations, the fit proper against the fixation ages they imply
     pilot_stats = lag_stats(data, instances, int(lags[0]), np.ones(1))
+    unknown = sorted(set(min_counts or {}) - set(MIN_COUNTS))
+    if unknown:
+        raise GazeFitError(f"min_counts: unknown estimators {unknown}; choose among {sorted(MIN_COUNTS)}")
     needs = {**MIN_COUNTS, **(min_counts or {})}
     lacking = {name: (have, needs[name]) for name, have in pilot_stats.counts.items() if have < needs[name]}
     if lacking:

@@ -175,6 +175,10 @@ def test_refuses_recordings_it_cannot_fit_naming_the_file(tmp_path, person_file,
         fit_gaze([few_runs], ["few.npz"], bootstrap=0)
     with pytest.raises(SystemExit, match="no recording at"):
         main([str(tmp_path / "missing.npz"), "-o", str(tmp_path / "out.yaml")])
+    with pytest.raises(GazeFitError, match=r"runs \d+ \(at least 100000\)"):  # the floors are the caller's to set
+        fit_gaze([recordings["person"]], bootstrap=0, min_counts={"runs": 100_000})
+    with pytest.raises(GazeFitError, match=r"min_counts: unknown estimators \['fixations'\]"):
+        fit_gaze([recordings["person"]], bootstrap=0, min_counts={"fixations": 10})
 
 
 def test_pools_recordings_and_resamples_them_reproducibly(recordings):
