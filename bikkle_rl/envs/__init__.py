@@ -1,20 +1,26 @@
-"""The Bikkle arena: batched TorchRL env, its config, dynamics, rendering and gymnasium adapter.
+"""The Bikkle arena: batched TorchRL env, its config, dynamics, rendering and gymnasium adapters.
 
-``make_env`` (the transform-stack builder of :mod:`bikkle_rl.envs.stack`) is imported on first use: the
-transforms it builds read gaze sources, which themselves build on this package.
+Everything but the config is imported on first use: the gymnasium adapters must not import TorchRL (which
+switches multiprocessing to ``spawn`` on import), and ``make_env``'s transforms read gaze sources, which
+themselves build on this package.
 """
 
-from bikkle_rl.envs.bikkle import PRIVILEGED, BikkleEnv
+from importlib import import_module
+
 from bikkle_rl.envs.config import BikkleConfig
-from bikkle_rl.envs.render import render_frames
-from bikkle_rl.envs.video import save_video
+
+LAZY_ATTRIBUTES = {
+    "PRIVILEGED": "bikkle_rl.envs.bikkle",
+    "BikkleEnv": "bikkle_rl.envs.bikkle",
+    "make_env": "bikkle_rl.envs.stack",
+    "render_frames": "bikkle_rl.envs.render",
+    "save_video": "bikkle_rl.envs.video",
+}
 
 __all__ = ["PRIVILEGED", "BikkleConfig", "BikkleEnv", "make_env", "render_frames", "save_video"]
 
 
 def __getattr__(name: str):
-    if name == "make_env":
-        from bikkle_rl.envs.stack import make_env
-
-        return make_env
+    if name in LAZY_ATTRIBUTES:
+        return getattr(import_module(LAZY_ATTRIBUTES[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

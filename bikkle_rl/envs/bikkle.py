@@ -28,6 +28,8 @@ class BikkleEnv(EnvBase):
 
     Per-step touch counts are reported under ``("events", "pink" | "blue" | "high_value")`` [N,1] for logging.
 
+    Actions must have the action spec's shape [N, action_dim] (else a ValueError); NaN entries are read as 0.
+
     Args:
         num_envs: number of arenas N (the env's batch size).
         device: where state lives and every step runs.
@@ -91,7 +93,8 @@ class BikkleEnv(EnvBase):
             shape=(n,),
         )
         action_dim = 2 if cfg.action_mode == "velocity" else 1
-        self.action_spec = Bounded(-1.0, 1.0, (n, action_dim))
+        self._action_shape = torch.Size((n, action_dim))
+        self.action_spec = Bounded(-1.0, 1.0, self._action_shape)
         self.reward_spec = Unbounded((n, 1))
         self.done_spec = Composite(
             done=Categorical(2, (n, 1), dtype=torch.bool),
@@ -127,9 +130,20 @@ class BikkleEnv(EnvBase):
             device=self.device,
         )
 
+    def _action(self, tensordict: TensorDictBase) -> torch.Tensor:
+        """The action [N, action_dim] with NaN read as 0, without a host sync (a step may be CUDA-graph captured).
+
+        A wrong shape raises (shapes are host metadata, free to check): a [N, 1] action would otherwise broadcast
+        over both velocity axes.
+        """
+        action = tensordict["action"]
+        if action.shape != self._action_shape:
+            raise ValueError(f"action must have shape {tuple(self._action_shape)}, got {tuple(action.shape)}")
+        return action.nan_to_num(nan=0.0)
+
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
         cfg = self.config
-        self._state, reward, events = dynamics.step_arena(cfg, self._state, tensordict["action"], self.rng)
+        self._state, reward, events = dynamics.step_arena(cfg, self._state, self._action(tensordict), self.rng)
         terminated = dynamics.is_terminated(cfg, events)[:, None]
         truncated = dynamics.is_truncated(cfg, self._state)[:, None]
         return self._observation(

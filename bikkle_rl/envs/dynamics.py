@@ -2,7 +2,9 @@
 
 State is a TensorDict of batch ``[N]`` (see :func:`new_arena`). Everything here is a function of that state,
 the action and a ``torch.Generator``, so tests can call it on hand-placed states and the env, the gymnasium
-adapter and the renderer all share one implementation.
+vector env and the renderer all share one implementation. The single-arena gymnasium adapter steps a NumPy
+mirror of :func:`step_arena` (one arena is too small for tensor programs); tests hold the two equal step by
+step.
 
 Spawning follows SPEC: a position is drawn uniformly in the unit square and rejected while it touches a
 blocked position. Instead of an open-ended loop, ``num_candidates`` uniform points are drawn at once and the

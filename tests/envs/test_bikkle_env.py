@@ -276,3 +276,25 @@ def test_dynamics_step_is_a_pure_function():
     second = dynamics.step_arena(cfg, state, action, torch.Generator().manual_seed(1))
     assert (state == copy).all()
     assert (first[0] == second[0]).all() and torch.equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("action_mode, action, moved", [
+    ("velocity", [float("nan"), 1.0], [0.5, 0.52]),  # the NaN axis stands still
+    ("heading", [float("nan")], [0.52, 0.5]),  # a NaN heading is angle 0
+])
+def test_nan_action_is_read_as_zero(action_mode, action, moved):
+    env = BikkleEnv(num_envs=2, seed=0, episode_mode="continuing", action_mode=action_mode)
+    place(env, [0.5, 0.5], FAR)
+    out = step(env, action)
+    assert torch.allclose(out["agent_pos"], torch.tensor(moved).expand(2, 2))
+    assert not out["pellet_rel"].isnan().any()
+
+
+@pytest.mark.parametrize("action_mode, shape", [("velocity", (3, 1)), ("velocity", (3, 3)), ("heading", (3, 2))])
+def test_action_of_the_wrong_shape_raises(action_mode, shape):
+    """A [N, 1] action would broadcast over both velocity axes: the shape is checked (host metadata, no sync)."""
+    env = BikkleEnv(num_envs=3, seed=0, action_mode=action_mode)
+    env.reset()
+    expected = (3, 2 if action_mode == "velocity" else 1)
+    with pytest.raises(ValueError, match=rf"shape \({expected[0]}, {expected[1]}\), got \({shape[0]}, {shape[1]}\)"):
+        env.step(TensorDict(action=torch.zeros(shape), batch_size=[3]))
