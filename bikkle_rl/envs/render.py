@@ -10,7 +10,8 @@ Two views:
   The high-value pellet looks like any other pink.
 - ``"human"``: what the person in the original study saw: the same, but the high-value pellet green,
   a grey round-progress bar along the bottom edge and, when a gaze is given, a yellow cross at the gaze point
-  on arenas where it is valid and a red border on arenas where it is not.
+  on arenas where it is valid and a red border on arenas where it is not (the tracker lost the eye this step).
+  Videos carry a key to these glyphs below the arenas (:func:`bikkle_rl.envs.video.with_legend`).
 
 Shapes are *stamped*: each object only touches the small square of pixels around it (one ``index_put_`` for the
 whole batch), so the cost is one background fill plus a few hundred pixels per object and arena. Objects are

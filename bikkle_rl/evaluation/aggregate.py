@@ -1,8 +1,20 @@
-"""Results across runs (seeds): reads many runs' ``eval.json`` and states one figure per scenario and policy.
+"""Results across runs (seeds): reads many runs' ``eval.json``, groups the comparable ones and states one figure
+per group, scenario and policy.
 
-Each run contributes its mean return per cell (scenario, policy); the cell's headline is the interquartile
-mean of those run means with a percentile-bootstrap CI over runs (the IQM and bootstrap of Agarwal et al.,
-"Deep RL at the edge of the statistical precipice", as in ``rliable``, for a single task). Runs that carry a
+Runs are comparable when they were evaluated alike (protocol, scenarios, deterministic actions, an oracle agent or
+not for ``gain_max``) and trained alike: the same run config (model, algorithm, gaze, arena, budget
+``total_frames``, fine-tune or not...) but for what differs from seed to seed or machine to machine
+(``UNCOMPARED_SETTINGS``). A run's config is the one its evaluated agent was trained with: the ``config`` entry of its
+``eval.json`` if it has one, else that of the agent's checkpoint (``final.pt`` of the run directory holding
+``report/eval.json``, or the ``checkpoint`` an ``eval.json`` of ``bikkle-eval`` names). Runs whose config cannot be
+found are grouped by their evaluation settings alone, and said to be.
+
+A training run counts once per group: the same ``eval.json`` reached by two paths is read once, and two evaluations
+of one run directory (of ``final.pt`` and of a checkpoint, say) are one run, the evaluation of ``final.pt`` kept.
+
+Within a group, each run contributes its mean return per cell (scenario, policy); the cell's headline is the
+interquartile mean of those run means with a percentile-bootstrap CI over runs (the IQM and bootstrap of Agarwal
+et al., "Deep RL at the edge of the statistical precipice", as in ``rliable``, for a single task). Runs that carry a
 value-of-gaze report have its ``gain``, ``gain_max`` and ``fraction`` aggregated the same way.
 """
 
@@ -10,26 +22,68 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from bikkle_rl.atomic_write import write_json
+from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
 from bikkle_rl.evaluation.report import format_table, plot_bars
-from bikkle_rl.evaluation.stats import bootstrap_ci, interquartile_mean
+from bikkle_rl.evaluation.stats import CONFIDENCE, NUM_RESAMPLES, bootstrap_ci, interquartile_mean
 
 EVAL_FILE = "eval.json"
+REPORT_DIR = "report"
+FINAL_CHECKPOINT = "final.pt"
 GAZE_VALUE_KEYS = ("gain", "gain_max", "fraction")
+UNCOMPARED_SETTINGS = ("seed", "device", "cpu_threads", "compile", "cudagraphs", "logger", "checkpoint", "resume",
+                "force_resume", "init_from", "evaluation")
+"""Top-level config entries that do not make runs incomparable: the seed, where and how fast it ran, bookkeeping,
+file paths (``init_from`` counts only as fine-tune or not) and the run's own evaluation (an ``eval.json`` states
+its protocol and scenarios)."""
+HEADLINE_SETTINGS = ("protocol", "scenarios", "model.encoder", "algo.name", "gaze", "total_frames")
+"""Settings printed for every group (``gaze`` stands for all ``gaze.*`` entries); other settings are printed
+where they tell groups apart."""
+
+
+@dataclass
+class Run:
+    """One training run's evaluation: where it was found and the settings that make it comparable.
+
+    ``agent`` is the evaluated checkpoint's file name; ``settings`` maps dotted names (``protocol``,
+    ``model.encoder``...) to JSON text; ``config_source`` is the file the run config came from (the ``eval.json``
+    or the checkpoint), None when none could be read (``config_missing`` says why).
+    """
+
+    eval_file: Path
+    run_dir: Path
+    agent: str
+    seed: int | None
+    settings: dict[str, str]
+    data: dict = field(repr=False)
+    config_source: Path | None = None
+    config_missing: str = ""
+
+
+@dataclass
+class RunGroup:
+    """Comparable runs, one per run directory, and the evaluations left out as a run already counted."""
+
+    settings: dict[str, str]
+    runs: list[Run]
+    duplicates: list[Run]
 
 
 def find_eval_files(roots: Iterable[str | Path]) -> list[Path]:
-    """Every ``eval.json`` at or below the given files or directories, sorted by path."""
+    """Every ``eval.json`` at or below the given files or directories, resolved (links followed), each once,
+    sorted by path."""
     found: set[Path] = set()
     for root in map(Path, roots):
         if root.is_file():
-            found.add(root)
+            found.add(root.resolve())
         elif root.is_dir():
-            found.update(root.rglob(EVAL_FILE))
+            found.update(path.resolve() for path in root.rglob(EVAL_FILE))
         else:
             raise FileNotFoundError(f"no such file or directory: {str(root)!r}")
     return sorted(found)
@@ -47,6 +101,142 @@ def load_eval(path: str | Path) -> dict:
     return data
 
 
+def evaluated_checkpoint(eval_file: Path, data: Mapping) -> Path:
+    """The agent an ``eval.json`` evaluated: the ``checkpoint`` it names (``bikkle-eval``), else ``final.pt`` of
+    the run directory that holds it (``report/`` of ``bikkle-train`` and ``bikkle-finetune``)."""
+    if data.get("checkpoint"):
+        return Path(data["checkpoint"]).resolve()
+    folder = eval_file.parent
+    return (folder.parent if folder.name == REPORT_DIR else folder) / FINAL_CHECKPOINT
+
+
+def run_directory(checkpoint: Path) -> Path:
+    """A checkpoint's training run directory: the folder of ``final.pt``, the one above ``checkpoints/``."""
+    folder = checkpoint.parent
+    return folder.parent if folder.name == "checkpoints" else folder
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"model": {"encoder": "mlp"}}`` -> ``{"model.encoder": '"mlp"'}``: dotted names to JSON text."""
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = json.dumps(value, sort_keys=True)
+    return flat
+
+
+def comparable_settings(data: Mapping, config: Mapping | None) -> dict[str, str]:
+    """What must match for two runs to be pooled: the evaluation's settings and the run config but for
+    ``UNCOMPARED_SETTINGS`` (see the module docstring)."""
+    protocol = data.get("protocol") or ((config or {}).get("evaluation") or {}).get("protocol")
+    settings = {
+        "protocol": json.dumps(protocol),
+        "scenarios": json.dumps(sorted(data["results"])),
+        "deterministic": json.dumps(data.get("deterministic", True)),
+        "oracle_agent": json.dumps(bool(data.get("oracle_checkpoint"))),
+    }
+    if config is not None:
+        settings |= flatten({key: value for key, value in config.items() if key not in UNCOMPARED_SETTINGS})
+        settings["fine_tune"] = json.dumps(config.get("init_from") is not None)
+    return settings
+
+
+def run_config(eval_file: Path, data: Mapping) -> tuple[Mapping | None, Path, str]:
+    """``(config, source, why_missing)``: the run config an ``eval.json`` holds, else its evaluated checkpoint's;
+    ``config`` is None (and ``why_missing`` says why) when neither holds one."""
+    if isinstance(data.get("config"), Mapping):
+        return data["config"], eval_file, ""
+    checkpoint = evaluated_checkpoint(eval_file, data)
+    try:
+        config = load_checkpoint(checkpoint, expected={"config": None})["config"]
+    except CheckpointError as error:
+        return None, checkpoint, str(error)
+    if not isinstance(config, Mapping):
+        return None, checkpoint, f"checkpoint {str(checkpoint)!r}: entry 'config' is not a config"
+    return config, checkpoint, ""
+
+
+def describe_run(eval_file: str | Path) -> Run:
+    """Reads one ``eval.json`` and the config of the agent it evaluated (see the module docstring)."""
+    eval_file = Path(eval_file).resolve()
+    data = load_eval(eval_file)
+    checkpoint = evaluated_checkpoint(eval_file, data)
+    config, source, missing = run_config(eval_file, data)
+    return Run(eval_file, run_directory(checkpoint).resolve(), checkpoint.name,
+               None if config is None else config.get("seed"), comparable_settings(data, config), data,
+               None if config is None else source, missing)
+
+
+def counting_preference(run: Run) -> tuple[bool, bool, str]:
+    """Sort key of one run directory's evaluations, the one to count first: that of ``final.pt``, then the run's
+    own report, then by path."""
+    return run.agent != FINAL_CHECKPOINT, not run.eval_file.is_relative_to(run.run_dir), str(run.eval_file)
+
+
+def group_runs(runs: Iterable[Run]) -> list[RunGroup]:
+    """Runs with equal settings together, in order of first appearance; within a group one evaluation per run
+    directory (see :func:`counting_preference`), the others kept aside as duplicates."""
+    by_settings: dict[tuple, list[Run]] = {}
+    for run in runs:
+        by_settings.setdefault(tuple(sorted(run.settings.items())), []).append(run)
+    groups = []
+    for members in by_settings.values():
+        counted: dict[Path, Run] = {}
+        for run in sorted(members, key=counting_preference):
+            counted.setdefault(run.run_dir, run)
+        groups.append(RunGroup(members[0].settings, sorted(counted.values(), key=lambda r: str(r.eval_file)),
+                               [run for run in members if counted[run.run_dir] is not run]))
+    return groups
+
+
+def distinguishing_settings(groups: Sequence[RunGroup]) -> list[str]:
+    """The settings whose value is not the same in every group (absent counts as a value)."""
+    names = sorted({name for group in groups for name in group.settings})
+    return [name for name in names if len({group.settings.get(name) for group in groups}) > 1]
+
+
+def count(number: int, noun: str) -> str:
+    """``count(1, "run")`` -> ``"1 run"``, ``count(3, "run")`` -> ``"3 runs"``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def shown(value: str | None) -> str:
+    """A setting's JSON text for reading: strings without quotes, an absent setting as ``(absent)``."""
+    if value is None:
+        return "(absent)"
+    decoded = json.loads(value)
+    return decoded if isinstance(decoded, str) else value
+
+
+def settings_line(settings: Mapping[str, str], names: Iterable[str]) -> str:
+    """``name=value`` of the named settings (``gaze`` stands for every ``gaze.*`` entry), separated by two spaces."""
+    chosen = [key for name in names for key in sorted(settings) if key == name or key.startswith(f"{name}.")]
+    return "  ".join(f"{key}={shown(settings[key])}" for key in chosen)
+
+
+def describe_group(group: RunGroup, differing: Sequence[str] = ()) -> str:
+    """Plain text of what a group pooled: its settings, its runs (seed, run directory, eval file), the evaluations
+    not counted twice and the runs whose config was not found."""
+    lines = [f"settings: {settings_line(group.settings, HEADLINE_SETTINGS)}"]
+    others = [name for name in differing if not any(name == h or name.startswith(f"{h}.") for h in HEADLINE_SETTINGS)]
+    if others:
+        lines.append("  other settings that vary between groups: "
+                     + "  ".join(f"{name}={shown(group.settings.get(name))}" for name in others))
+    lines.append(f"{count(len(group.runs), 'run')}: seed, run directory, evaluation file")
+    for run in group.runs:
+        agent = "" if run.agent == FINAL_CHECKPOINT else f", agent {run.agent}"
+        lines.append(f"  seed {'?' if run.seed is None else run.seed}  {run.run_dir}  ({run.eval_file}{agent})")
+    for run in group.duplicates:
+        lines.append(f"  not counted twice: {run.eval_file} (evaluates {run.agent} of {run.run_dir}, counted above)")
+    for run in group.runs:
+        if run.config_source is None:
+            lines.append(f"  run config not found, grouped by evaluation settings only: {run.run_dir} "
+                         f"({run.config_missing})")
+    return "\n".join(lines)
+
+
 def summarize_runs(values: Sequence[float], confidence: float, num_resamples: int,
                    generator: torch.Generator | None) -> dict[str, float | int]:
     """``{iqm, mean, ci_low, ci_high, runs}`` of per-run values, the CI being that of the IQM."""
@@ -56,12 +246,13 @@ def summarize_runs(values: Sequence[float], confidence: float, num_resamples: in
             "ci_high": high, "runs": len(values)}
 
 
-def aggregate(evals: Sequence[Mapping], confidence: float = 0.95, num_resamples: int = 10_000,
+def aggregate(evals: Sequence[Mapping], confidence: float = CONFIDENCE, num_resamples: int = NUM_RESAMPLES,
               seed: int = 0) -> dict:
     """Across runs: ``{"results": {scenario: {policy: summary}}, "gaze_value": {key: summary}, "runs": n}``.
 
-    A cell's ``runs`` counts the runs that evaluated it (runs may cover different scenarios or policies).
-    ``gaze_value`` is present when at least one run has a value-of-gaze report.
+    The runs are pooled as given: pass one :class:`RunGroup`'s (see :func:`aggregate_groups`). A cell's ``runs``
+    counts the runs that evaluated it (runs may cover different policies). ``gaze_value`` is present when at least
+    one run has a value-of-gaze report.
     """
     if not evals:
         raise ValueError("aggregate needs at least one evaluation")
@@ -86,6 +277,37 @@ def aggregate(evals: Sequence[Mapping], confidence: float = 0.95, num_resamples:
     return aggregated
 
 
+def aggregate_groups(groups: Sequence[RunGroup], confidence: float = CONFIDENCE, num_resamples: int = NUM_RESAMPLES,
+                     seed: int = 0) -> list[dict]:
+    """:func:`aggregate` of each group's counted runs, with the group's settings, runs and duplicates."""
+    return [{"settings": {name: json.loads(value) for name, value in group.settings.items()},
+             "sources": [run_entry(run) for run in group.runs],
+             "duplicates": [run_entry(run) for run in group.duplicates],
+             **aggregate([run.data for run in group.runs], confidence, num_resamples, seed)}
+            for group in groups]
+
+
+def run_entry(run: Run) -> dict[str, Any]:
+    """A run as ``aggregate.json`` lists it."""
+    return {"seed": run.seed, "run_dir": str(run.run_dir), "eval_file": str(run.eval_file), "agent": run.agent,
+            "config": None if run.config_source is None else str(run.config_source)}
+
+
+def unlike_runs(groups: Sequence[RunGroup]) -> list[str]:
+    """Why the runs are not one group of distinct runs with known configs (empty when they are)."""
+    problems = []
+    if len(groups) > 1:
+        differing = ", ".join(distinguishing_settings(groups))
+        problems.append(f"{len(groups)} groups of unlike runs, differing in: {differing}")
+    if duplicates := [run for group in groups for run in group.duplicates]:
+        problems.append(f"{len(duplicates)} evaluations of runs already counted: "
+                        + ", ".join(str(run.eval_file) for run in duplicates))
+    if unknown := [run for group in groups for run in group.runs if run.config_source is None]:
+        problems.append(f"{len(unknown)} runs without a readable run config: "
+                        + ", ".join(str(run.run_dir) for run in unknown))
+    return problems
+
+
 def headline(results: Mapping[str, Mapping[str, Mapping]]) -> dict[str, dict[str, dict[str, float]]]:
     """The table and bar chart's view of aggregated cells: the IQM as the value, with its CI."""
     policies = sorted({policy for row in results.values() for policy in row})
@@ -102,17 +324,28 @@ def format_gaze_value_runs(gaze_value: Mapping[str, Mapping]) -> str:
                      f"({entry['runs']} runs)" for key, entry in gaze_value.items())
 
 
-def write_aggregate(aggregated: Mapping, out_dir: str | Path, sources: Sequence[Path]) -> dict[str, Path]:
-    """Writes ``aggregate.json`` (with the source files), ``aggregate.md`` (table) and ``aggregate.png`` (bars)."""
+def write_aggregate(groups: Sequence[RunGroup], aggregated: Sequence[Mapping], out_dir: str | Path) -> dict[str, Any]:
+    """Writes ``aggregate.json`` (every group: settings, runs, results), ``aggregate.md`` (per group: what it
+    pooled and its table) and a bar chart per group (``aggregate.png``, or ``aggregate_<i>.png`` for several).
+
+    Returns ``{"json": path, "table": path, "plots": [path per group]}``.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    title = f"interquartile mean over {aggregated['runs']} runs (95 % bootstrap CI)"
-    paths = {"json": out_dir / "aggregate.json", "table": out_dir / "aggregate.md", "plot": out_dir / "aggregate.png"}
-    write_json(paths["json"], {**aggregated, "sources": [str(p) for p in sources]})
-    view = headline(aggregated["results"])
-    text = f"# {title}\n\n{format_table(view)}\n"
-    if "gaze_value" in aggregated:
-        text += f"\n## value of gaze\n\n```\n{format_gaze_value_runs(aggregated['gaze_value'])}\n```\n"
+    paths: dict[str, Any] = {"json": out_dir / "aggregate.json", "table": out_dir / "aggregate.md", "plots": []}
+    write_json(paths["json"], {"groups": list(aggregated)})
+    differing = distinguishing_settings(groups)
+    runs = sum(len(group.runs) for group in groups)
+    text = (f"# interquartile mean over runs (95 % bootstrap CI): {count(runs, 'run')} in "
+            f"{count(len(groups), 'group')} of comparable runs\n")
+    for index, (group, result) in enumerate(zip(groups, aggregated), start=1):
+        plot = out_dir / ("aggregate.png" if len(groups) == 1 else f"aggregate_{index}.png")
+        title = f"group {index}: IQM over {count(result['runs'], 'run')} (95 % bootstrap CI)"
+        view = headline(result["results"])
+        text += f"\n## {title}\n\n```\n{describe_group(group, differing)}\n```\n\n{format_table(view)}\n"
+        if "gaze_value" in result:
+            text += f"\nvalue of gaze:\n\n```\n{format_gaze_value_runs(result['gaze_value'])}\n```\n"
+        text += f"\n![{title}]({plot.name})\n"
+        paths["plots"].append(plot_bars(view, plot, title))
     paths["table"].write_text(text)
-    plot_bars(view, paths["plot"], title)
     return paths

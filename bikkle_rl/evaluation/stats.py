@@ -12,6 +12,10 @@ import torch
 
 Statistic = Callable[[torch.Tensor], torch.Tensor]
 
+CONFIDENCE = 0.95
+"""Default confidence level of every interval."""
+NUM_RESAMPLES = 10_000
+"""Default number of bootstrap resamples."""
 BOOTSTRAP_CHUNK_ELEMENTS = 1 << 22
 """Resampled values held in memory at once (the bootstrap runs in chunks of resamples)."""
 
@@ -33,7 +37,7 @@ def interquartile_mean(values: torch.Tensor) -> torch.Tensor:
     return values.sort(-1).values[..., cut:count - cut].mean(-1)
 
 
-def bootstrap_ci(values: torch.Tensor, confidence: float = 0.95, num_resamples: int = 10_000,
+def bootstrap_ci(values: torch.Tensor, confidence: float = CONFIDENCE, num_resamples: int = NUM_RESAMPLES,
                  generator: torch.Generator | None = None, statistic: Statistic = mean) -> tuple[float, float]:
     """Percentile bootstrap confidence interval ``(low, high)`` of ``statistic`` over ``values`` [E].
 
@@ -60,7 +64,7 @@ def bootstrap_ci(values: torch.Tensor, confidence: float = 0.95, num_resamples: 
     return low, high
 
 
-def summarize(values: torch.Tensor, confidence: float = 0.95, num_resamples: int = 10_000,
+def summarize(values: torch.Tensor, confidence: float = CONFIDENCE, num_resamples: int = NUM_RESAMPLES,
               generator: torch.Generator | None = None) -> dict[str, float | int]:
     """Per-scenario summary of episode results ``values`` [E], ready for ``eval.json``.
 

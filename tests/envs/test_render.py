@@ -8,7 +8,7 @@ import torch
 
 from bikkle_rl.envs import BikkleEnv, render
 from bikkle_rl.envs.render import render_frames
-from bikkle_rl.envs.video import save_video
+from bikkle_rl.envs.video import LEGEND, LEGEND_ROW_PX, legend_strip, save_video, with_legend
 
 SIZE = 64
 AGENT = (0.1, 0.1)
@@ -122,6 +122,37 @@ def test_bad_arguments_raise(env):
         render_frames(env.config, state, mode="agent", gaze=torch.zeros(2, 2))
     with pytest.raises(ValueError, match="size"):
         render_frames(env.config, state, size=0)
+
+
+def colours_in(image: torch.Tensor) -> set[tuple[int, ...]]:
+    """The distinct RGB colours of an image [..., 3]."""
+    return {tuple(rgb) for rgb in image.reshape(-1, 3).unique(dim=0).tolist()}
+
+
+def test_legend_strip_below_unchanged_arenas(env):
+    gaze, valid = torch.tensor([[0.5, 0.5], [0.5, 0.5]]), torch.tensor([True, False])
+    frames = render_frames(env.config, env.get_state(), mode="human", size=128, gaze=gaze, gaze_valid=valid)
+    side_by_side = torch.cat(list(frames), dim=1)[None]  # as record_video lays out the arenas: [1, 128, 256, 3]
+    shown = with_legend(side_by_side)
+    legend = legend_strip(256)
+    assert shown.shape == (1, 128 + legend.shape[0], 256, 3) and shown.dtype == torch.uint8
+    assert legend.shape[0] % 16 == 0  # MP4 frames of 16-multiple arenas stay unscaled
+    assert torch.equal(shown[:, :128], side_by_side)  # the arenas' pixels are untouched
+    assert torch.equal(shown[0, 128:], legend)
+    glyphs = {rgb for _, rgb, _ in LEGEND}
+    assert {render.PINK_COLOUR, render.BLUE_COLOUR, render.HIGH_VALUE_COLOUR, render.AGENT_COLOUR,
+            render.GAZE_COLOUR, render.GAZE_INVALID_COLOUR, render.PROGRESS_COLOUR} <= glyphs
+    assert glyphs <= colours_in(legend)  # every glyph is drawn in its arena colour
+    labels = " ".join(label for _, _, label in LEGEND)
+    assert "high-value" in labels and "gaze lost" in labels and "red border" in labels
+
+
+def test_legend_wraps_into_more_rows_when_narrow():
+    wide, narrow = legend_strip(512), legend_strip(64)
+    assert wide.shape[1:] == (512, 3) and wide.shape[0] <= 2 * LEGEND_ROW_PX  # record_video's 4 arenas of 128 px
+    assert narrow.shape[1] == 64 and narrow.shape[0] > wide.shape[0] and narrow.shape[0] % LEGEND_ROW_PX == 0
+    frames = torch.zeros(3, 8, 64, 3, dtype=torch.uint8)
+    assert torch.equal(with_legend(frames)[2, 8:], narrow)
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".gif"])
