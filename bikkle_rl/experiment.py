@@ -121,19 +121,32 @@ def make_algorithm(cfg: Any, env: TransformedEnv, device: torch.device):
     raise ValueError(f"algo.name must be 'ppo' or 'sac', got {name!r}")
 
 
+def whole_batches(frames: int, frames_per_batch: int) -> int:
+    """``frames`` rounded up to a multiple of ``frames_per_batch``."""
+    return -(-frames // frames_per_batch) * frames_per_batch
+
+
 def make_collector(cfg: Any, env: TransformedEnv, algo, total_frames: int, device: torch.device) -> Collector:
-    """A torchrl ``Collector`` stepping the batched env in-process on the training device (-1 frames: endless)."""
+    """A torchrl ``Collector`` stepping the batched env in-process on the training device.
+
+    ``total_frames`` is rounded up to whole batches (a run ends after the batch that reaches its budget); -1
+    collects without end (throughput benchmarks). Any other value below 1 is an error: torchrl would read a
+    negative budget as endless. SAC's ``init_random_frames`` are rounded up to whole batches too, as torchrl
+    collects them (it would warn).
+    """
     plain = plain_config(cfg)
     frames_per_batch = env.batch_size.numel() * int(plain["algo"]["frames_per_env"])
+    if total_frames != -1 and total_frames < 1:
+        raise ValueError(f"the collector needs a frame budget >= 1 (or -1: endless), got {total_frames}")
     compile_policy = {"fullgraph": False} if config_flag(plain, "compile") else None
     cudagraph_policy = cudagraphs_available(config_flag(plain, "cudagraphs"), device) or None
     return Collector(
         env,
         algo.collection_policy,
         frames_per_batch=frames_per_batch,
-        total_frames=total_frames if total_frames < 0 else max(total_frames, frames_per_batch),
+        total_frames=total_frames if total_frames == -1 else whole_batches(total_frames, frames_per_batch),
         device=device,
-        init_random_frames=getattr(algo, "init_random_frames", None),
+        init_random_frames=whole_batches(getattr(algo, "init_random_frames", None) or 0, frames_per_batch) or None,
         compile_policy=compile_policy,
         cudagraph_policy=cudagraph_policy,
     )
@@ -168,13 +181,19 @@ class ResumePoint(NamedTuple):
     curve: list[dict]
 
 
-def resume_from(path: str | Path, algo, env: TransformedEnv) -> ResumePoint:
+def load_run_checkpoint(path: str | Path) -> dict:
+    """A training checkpoint (:func:`checkpoint_payload`), checked to hold everything a resume needs."""
+    return load_checkpoint(path, expected=dict.fromkeys(CHECKPOINT_KEYS))
+
+
+def resume_from(path: str | Path, algo, env: TransformedEnv, payload: dict | None = None) -> ResumePoint:
     """Restores a run's checkpoint into ``algo`` and ``env``; returns where the run stands.
 
-    Episodes in flight at the checkpoint are not restored: the env starts fresh episodes. A checkpoint written
-    before curves were saved resumes with an empty curve.
+    ``payload``: the checkpoint at ``path`` if already loaded. Episodes in flight at the checkpoint are not
+    restored: the env starts fresh episodes. A checkpoint written before curves were saved resumes with an empty
+    curve.
     """
-    payload = load_checkpoint(path, expected=dict.fromkeys(CHECKPOINT_KEYS))
+    payload = load_run_checkpoint(path) if payload is None else payload
     load_state(algo, payload["algo"], path, "algo")
     load_state(env.transform, payload["transforms"], path, "transforms")
     restore_rng_state(payload["rng"], {"env": env.base_env.rng})

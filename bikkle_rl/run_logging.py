@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -117,11 +118,41 @@ def start_wandb(cfg: LoggerConfig) -> Logger | None:
         return None
 
 
-def make_logger(cfg: LoggerConfig) -> MetricLogger:
-    """The run's :class:`MetricLogger`: CSV, plus TensorBoard and wandb when ``cfg`` enables them."""
+class ResumedTensorboardLogger(TensorboardLogger):
+    """A TensorBoard logger that hides the events a crashed run logged after its checkpoint at ``resume_step``
+    (TensorBoard's ``purge_step``), so the resumed run's rows do not appear twice."""
+
+    def __init__(self, exp_name: str, log_dir: str, resume_step: int):
+        self.resume_step = resume_step
+        super().__init__(exp_name, log_dir=log_dir)
+
+    def _create_experiment(self):
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(log_dir=str(Path(self.log_dir) / self.exp_name), purge_step=self.resume_step + 1)
+
+
+def drop_csv_rows_after(scalars_dir: Path, step: int) -> None:
+    """Removes the rows logged after ``step`` from every CSV scalar file: a run resumed from its checkpoint at
+    ``step`` logs them again."""
+    for path in scalars_dir.rglob("*.csv"):  # a metric "train/return" is the file train/return.csv
+        lines = path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not line.strip() or float(line.split(",", 1)[0]) <= step]
+        if len(kept) != len(lines):
+            path.write_text("".join(kept))
+
+
+def make_logger(cfg: LoggerConfig, resume_step: int | None = None) -> MetricLogger:
+    """The run's :class:`MetricLogger`: CSV, plus TensorBoard and wandb when ``cfg`` enables them.
+
+    ``resume_step``: the run resumes from its checkpoint at this step; what it logged after that is dropped.
+    """
+    if resume_step is not None:
+        drop_csv_rows_after(Path(cfg.log_dir) / cfg.exp_name / "scalars", resume_step)
     loggers: list[Logger] = [CSVLogger(cfg.exp_name, log_dir=cfg.log_dir)]
     if cfg.tensorboard:
-        loggers.append(TensorboardLogger(cfg.exp_name, log_dir=cfg.log_dir))
+        loggers.append(TensorboardLogger(cfg.exp_name, log_dir=cfg.log_dir) if resume_step is None
+                       else ResumedTensorboardLogger(cfg.exp_name, cfg.log_dir, resume_step))
     if cfg.wandb and cfg.wandb_mode != "disabled":
         wandb_logger = start_wandb(cfg)
         if wandb_logger is not None:

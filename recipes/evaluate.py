@@ -34,7 +34,8 @@ from bikkle_rl.evaluation.report import (
     write_report,
 )
 from bikkle_rl.evaluation.rollout import episode_movement
-from bikkle_rl.experiment import config_flag, env_stack, resolve_device
+from bikkle_rl.experiment import env_stack, resolve_device
+from bikkle_rl.run_config import check_evaluate_config
 
 
 def merge_cells(first: Cells, second: Cells) -> Cells:
@@ -57,7 +58,7 @@ def movement_table(cells: Cells) -> tuple[dict[str, dict[str, dict[str, float]]]
 
 def run_evaluation(cfg: DictConfig) -> dict:
     """Evaluates as configured and writes the report into ``cfg.out_dir``; returns results and paths."""
-    deterministic, movement, video = (config_flag(cfg, name) for name in ("deterministic", "movement", "video"))
+    deterministic, movement, video = cfg.deterministic, cfg.movement, cfg.video
     device = resolve_device(cfg.device)
     if device.type == "cpu":
         torch.set_num_threads(cfg.cpu_threads)
@@ -85,7 +86,7 @@ def run_evaluation(cfg: DictConfig) -> dict:
     extra = {"checkpoint": str(cfg.checkpoint), "oracle_checkpoint": cfg.oracle_checkpoint,
              "protocol": cfg.protocol, "seed": cfg.seed, "deterministic": deterministic,
              "gaze_value": gaze_value, "movement": figures}
-    paths = write_report(results, out_dir, title, extra)
+    paths = write_report(results, out_dir, title, extra, config=run_config)
     with paths["table"].open("a") as table:
         if gaze_value is not None:
             table.write(f"\n```\n{format_gaze_value(gaze_value)}\n```\n")
@@ -101,6 +102,7 @@ def run_evaluation(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base=None, config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
+    check_evaluate_config(cfg)
     print(OmegaConf.to_yaml(cfg))
     run_evaluation(cfg)
     print(f"report directory: {cfg.out_dir}")

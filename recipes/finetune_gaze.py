@@ -36,8 +36,9 @@ from bikkle_rl.evaluation.report import (
     summarize_returns,
     write_report,
 )
-from bikkle_rl.experiment import config_flag, env_stack, resolve_device
+from bikkle_rl.experiment import env_stack, resolve_device
 from bikkle_rl.modules import ModelConfig
+from bikkle_rl.run_config import check_finetune_config
 from recipes.train import train
 
 
@@ -57,7 +58,7 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
         "gaze": {**held_gaze(pretrained.get("gaze")), **plain_config(cfg.gaze)},
         "init_from": str(cfg.checkpoint),
         "resume": None,
-        "freeze_non_gaze": config_flag(cfg, "freeze"),
+        "freeze_non_gaze": bool(cfg.freeze),
         "total_frames": int(cfg.total_frames),
         "time_limit_minutes": cfg.time_limit_minutes,
         "seed": int(cfg.seed),
@@ -69,7 +70,7 @@ def finetune_config(cfg: DictConfig, pretrained: dict, run_dir: Path) -> DictCon
     }
     if pretrained["model"]["encoder"] == "transformer" and not pretrained["model"].get("gaze_adapter"):
         train_cfg["model"] = {**pretrained["model"], "gaze_adapter": int(cfg.gaze_adapter)}
-        if cfg.gaze_adapter and config_flag(cfg, "drop_unseen_gaze_token") and trained_without_gaze(pretrained):
+        if cfg.gaze_adapter and cfg.drop_unseen_gaze_token and trained_without_gaze(pretrained):
             train_cfg["model"]["gaze_token"] = False
     if cfg.get("min_scale") is not None:
         train_cfg["model"] = {**train_cfg["model"], "min_scale": cfg.min_scale}
@@ -134,7 +135,8 @@ def run_finetune(cfg: DictConfig) -> dict:
              "gaze_value": gaze_value["after"], "gaze_value_before": gaze_value["before"],
              "improved": improved(results, "before", "after")}
     report_dir = run_dir / "report"
-    paths = write_report(results, report_dir, title, extra)
+    paths = write_report(results, report_dir, title, extra, protocol=evaluation.protocol,
+                         config=plain_config(train_cfg))
     with paths["table"].open("a") as table:
         for when, report in gaze_value.items():
             if report is not None:
@@ -150,6 +152,7 @@ def run_finetune(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base=None, config_path="conf", config_name="finetune_gaze")
 def main(cfg: DictConfig) -> None:
+    check_finetune_config(cfg)
     print(OmegaConf.to_yaml(cfg))
     run_finetune(cfg)
     print(f"run directory: {cfg.out_dir}")

@@ -10,13 +10,19 @@ on the configured protocol and write ``report/`` (table, bar chart, learning cur
 
 from __future__ import annotations
 
+import logging
+import signal
 import time
 from pathlib import Path
 
 import hydra
 import torch
+from hydra import compose
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from tqdm.contrib.logging import logging_redirect_tqdm
 
+from bikkle_rl.atomic_write import write_atomically
 from bikkle_rl.checkpoint import CheckpointManager, save_checkpoint
 from bikkle_rl.envs.stack import make_env, plain_config
 from bikkle_rl.evaluation.curves import LearningCurve, plot_learning_curve
@@ -24,9 +30,9 @@ from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, evaluation_st
 from bikkle_rl.evaluation.report import evaluate_table, record_video, reference_factory, write_report
 from bikkle_rl.experiment import (
     checkpoint_payload,
-    config_flag,
     env_stack,
     init_weights_from,
+    load_run_checkpoint,
     make_algorithm,
     make_collector,
     make_train_env,
@@ -35,10 +41,14 @@ from bikkle_rl.experiment import (
 )
 from bikkle_rl.metrics import batch_metrics
 from bikkle_rl.progress import TrainingProgress
+from bikkle_rl.resume import check_resumable, override_keys, resumed_config
+from bikkle_rl.run_config import check_train_config
+from bikkle_rl.run_directory import claim_run_dir, register_resolvers, resume_checkpoint
 from bikkle_rl.run_logging import LoggerConfig, make_logger
+from bikkle_rl.stop_signals import StopRequest
 
-RUN_FLAGS = ("compile", "cudagraphs", "freeze_non_gaze", "evaluation.video")
-"""The run's true/false settings: checked before training, so a bad value fails in seconds, not after the run."""
+log = logging.getLogger("bikkle_rl.train")
+register_resolvers()
 
 
 def run_progress(cfg: DictConfig, frames: int, elapsed_s: float) -> float:
@@ -52,10 +62,28 @@ def run_progress(cfg: DictConfig, frames: int, elapsed_s: float) -> float:
     return min(fraction, 1.0)
 
 
+def run_summary(cfg: DictConfig) -> str:
+    """One line saying what a run trains."""
+    gaze = cfg.gaze.get("source", "none") if cfg.get("gaze") else "none"
+    return (f"{cfg.model.encoder} {cfg.algo.name}, gaze {gaze}, {cfg.num_envs} arenas, {cfg.total_frames:,} frames on "
+            f"{cfg.device}, seed {cfg.seed}, evaluated on protocol {cfg.evaluation.protocol}")
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict:
-    """Trains as configured; returns the final algorithm, env, learning-curve rows and frames done."""
-    for name in RUN_FLAGS:
-        config_flag(cfg, name)
+    """Trains as configured; returns the final algorithm, env, learning-curve rows, frames done, and the signal
+    that stopped training early (``stopped``, else None).
+
+    The config is checked first (:func:`~bikkle_rl.run_config.check_train_config`): a bad value fails before
+    anything is built, naming its field. A resumed run (``resume``) whose budget is already spent trains nothing and says so. SIGTERM or SIGINT
+    during training writes a checkpoint at the end of the current batch and returns.
+    """
+    check_train_config(cfg)
+    claim_run_dir(run_dir, cfg.resume)
+    resumed = None
+    if cfg.resume:
+        resume_path = resume_checkpoint(cfg.resume)
+        resumed = load_run_checkpoint(resume_path)
+        check_resumable(plain_config(cfg), resumed["config"], str(resume_path))
     device = resolve_device(cfg.device)
     if device.type == "cpu":
         torch.set_num_threads(cfg.cpu_threads)
@@ -65,24 +93,27 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 
     frames = iterations = 0
     earlier_curve: list[dict] = []
-    if cfg.resume:
-        frames, iterations, earlier_curve = resume_from(cfg.resume, algo, env)
-        print(f"resumed from {cfg.resume} at {frames} frames")
+    if resumed is not None:
+        frames, iterations, earlier_curve = resume_from(resume_path, algo, env, payload=resumed)
+        log.info(f"resumed from {resume_path} at {frames:,} frames")
     elif cfg.init_from:
         init_weights_from(cfg.init_from, algo)
+    if frames >= cfg.total_frames:
+        log.info(f"nothing to train: the run has done {frames:,} frames of its budget total_frames="
+                 f"{cfg.total_frames:,} (pass a larger total_frames to train on)")
+        return {"algo": algo, "env": env, "history": earlier_curve, "frames": frames, "stopped": None}
     collector = make_collector(cfg, env, algo, cfg.total_frames - frames, device)
     checkpoints = CheckpointManager(run_dir / "checkpoints", keep_last=cfg.checkpoint.keep_last)
-    logger = make_logger(LoggerConfig(**cfg.logger))
+    logger = make_logger(LoggerConfig(**cfg.logger), resume_step=frames if resumed is not None else None)
     logger.log_hparams(plain_config(cfg))
     curve_stack = evaluation_stack(env_stack(cfg, device=str(device)), cfg.evaluation.protocol,
                                    cfg.evaluation.scenarios[0], cfg.evaluation.curve_episodes)
     curve = LearningCurve(make_env(curve_stack), seed=cfg.seed + EVALUATION_SEED_OFFSET,
                           every_frames=cfg.evaluation.every_frames, rows=earlier_curve)
     last_checkpoint = frames
-    train_return = float("nan")  # the last ended episode's: in continuing mode most batches end none
     start = last = time.perf_counter()
 
-    with TrainingProgress(cfg.total_frames, initial_steps=frames) as progress:
+    with StopRequest() as stop, logging_redirect_tqdm(), TrainingProgress(cfg.total_frames, frames) as progress:
         for batch in collector:
             collected = time.perf_counter()
             metrics = algo.update(batch, run_progress(cfg, frames, collected - start))  # done before this batch
@@ -94,25 +125,31 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
                         "time/update_s": now - collected}
             if (eval_return := curve.maybe_evaluate(algo.actor, frames)) is not None:
                 metrics["eval/return"] = eval_return
+                log.info(f"{frames:,} frames: evaluation return {eval_return:.2f} ({cfg.evaluation.curve_episodes} "
+                         f"episodes of {cfg.evaluation.scenarios[0]!r}), {metrics['time/steps_per_s']:,.0f} steps/s")
             logger.log(metrics, step=frames)
             elapsed, last = time.perf_counter() - start, time.perf_counter()
-            train_return = metrics.get("episode/return", train_return)
-            shown = {"train_return": train_return, "eval_return": curve.latest}
+            shown = {"train_reward/step": metrics["train/reward_per_step"], "eval_return": curve.latest}
             if cfg.time_limit_minutes:  # the bar's own estimate counts toward a frame budget the limit cuts short
                 shown["min_left"] = max(cfg.time_limit_minutes - elapsed / 60, 0.0)
             progress.update(batch.numel(), shown)
-            if frames - last_checkpoint >= cfg.checkpoint.every_frames:
-                checkpoints.save(frames, checkpoint_payload(cfg, algo, env, frames, iterations, curve.rows))
+            if stop.received or frames - last_checkpoint >= cfg.checkpoint.every_frames:
+                path = checkpoints.save(frames, checkpoint_payload(cfg, algo, env, frames, iterations, curve.rows))
+                log.info(f"{frames:,} frames: checkpoint {path}")
                 last_checkpoint = frames
-            if cfg.time_limit_minutes and elapsed > 60 * cfg.time_limit_minutes:
+            if stop.received or (cfg.time_limit_minutes and elapsed > 60 * cfg.time_limit_minutes):
                 break
     collector.shutdown()
-    curve.evaluate(algo.actor, frames)
+    logger.close()
+    if stop.received:
+        log.warning(f"{stop.received} received: stopped at {frames:,} frames after writing a checkpoint; continue "
+                    f"with resume={run_dir}")
+        return {"algo": algo, "env": env, "history": curve.rows, "frames": frames, "stopped": stop.received}
+    curve.evaluate_final(algo.actor, frames)
     final = checkpoint_payload(cfg, algo, env, frames, iterations, curve.rows)
     checkpoints.save(frames, final)
     save_checkpoint(run_dir / "final.pt", final)
-    logger.close()
-    return {"algo": algo, "env": env, "history": curve.rows, "frames": frames}
+    return {"algo": algo, "env": env, "history": curve.rows, "frames": frames, "stopped": None}
 
 
 def evaluate(cfg: DictConfig, algo, run_dir: Path, history: list[dict]) -> dict:
@@ -125,10 +162,10 @@ def evaluate(cfg: DictConfig, algo, run_dir: Path, history: list[dict]) -> dict:
                              device=str(resolve_device(cfg.device)))
     report_dir = run_dir / "report"
     title = f"{cfg.model.encoder} {cfg.algo.name}, protocol {cfg.evaluation.protocol}"
-    paths = write_report(results, report_dir, title)
+    paths = write_report(results, report_dir, title, protocol=cfg.evaluation.protocol, config=plain_config(cfg))
     greedy = results[cfg.evaluation.scenarios[0]].get("greedy", {}).get("mean")
     plot_learning_curve(history, report_dir / "learning_curve.png", reference=greedy)
-    if config_flag(cfg, "evaluation.video"):
+    if cfg.evaluation.video:
         scenario = cfg.evaluation.scenarios[0]
         video_stack = evaluation_stack(stack, cfg.evaluation.protocol, scenario, num_envs=4)
         record_video(policies["agent"], video_stack, report_dir / f"agent_{scenario}.mp4", seed=cfg.seed)
@@ -136,13 +173,29 @@ def evaluate(cfg: DictConfig, algo, run_dir: Path, history: list[dict]) -> dict:
     return results
 
 
+def command_line_config(cfg: DictConfig) -> DictConfig:
+    """The config this command line asks for; when resuming, the checkpoint's with this command line's changes
+    on top (:func:`~bikkle_rl.resume.resumed_config`)."""
+    if not cfg.resume:
+        return cfg
+    overrides = list(HydraConfig.get().overrides.task)
+    defaults = compose(config_name="train", overrides=[o for o in overrides if override_keys([o])[0] == "resume"])
+    checkpoint = load_run_checkpoint(resume_checkpoint(cfg.resume))["config"]
+    return OmegaConf.create(resumed_config(plain_config(cfg), plain_config(defaults), checkpoint,
+                                           override_keys(overrides)))
+
+
 @hydra.main(version_base=None, config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
-    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
-    print(OmegaConf.to_yaml(cfg))
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    cfg = command_line_config(cfg)
+    config_file = write_atomically(run_dir / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg).encode()))
+    log.info(f"bikkle-train: {run_summary(cfg)}; run directory {run_dir} (config: {config_file.name})")
     run = train(cfg, run_dir)
+    if run["stopped"]:
+        raise SystemExit(128 + signal.Signals[run["stopped"]].value)
     evaluate(cfg, run["algo"], run_dir, run["history"])
-    print(f"run directory: {run_dir}")
+    log.info(f"run directory: {run_dir}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ from omegaconf import DictConfig, open_dict
 from tensordict import TensorDict
 
 from bikkle_rl.envs import BikkleEnv
+from bikkle_rl.run_config import register_configs
+
+register_configs()  # the recipes' YAMLs name their typed schemas, which Hydra finds in its ConfigStore
 
 
 @pytest.fixture

@@ -42,6 +42,11 @@ class LearningCurve:
         self.next_frames = frames + self.every_frames
         return mean_return
 
+    def evaluate_final(self, policy: TensorDictModuleBase, frames: int) -> None:
+        """Records the point at the end of training, unless the last evaluation was at ``frames`` already."""
+        if not self.rows or self.rows[-1]["frames"] != frames:
+            self.evaluate(policy, frames)
+
     def maybe_evaluate(self, policy: TensorDictModuleBase, frames: int) -> float | None:
         """Records a point when ``every_frames`` steps have passed since the last one."""
         return self.evaluate(policy, frames) if frames >= self.next_frames else None
