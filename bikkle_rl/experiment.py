@@ -27,6 +27,7 @@ from bikkle_rl.checkpoint import (
 )
 from bikkle_rl.envs.stack import EnvStackConfig, make_env, plain_config
 from bikkle_rl.envs.transforms import RewardNormalization
+from bikkle_rl.losses.optim import quiet_compile
 from bikkle_rl.losses.ppo import PPO, PPOConfig
 from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor, make_critic
 
@@ -139,6 +140,8 @@ def make_collector(cfg: Any, env: TransformedEnv, algo, total_frames: int, devic
     if total_frames != -1 and total_frames < 1:
         raise ValueError(f"the collector needs a frame budget >= 1 (or -1: endless), got {total_frames}")
     compile_policy = {"fullgraph": False} if config_flag(plain, "compile") else None
+    if compile_policy:
+        quiet_compile()
     cudagraph_policy = cudagraphs_available(config_flag(plain, "cudagraphs"), device) or None
     return Collector(
         env,

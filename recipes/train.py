@@ -113,7 +113,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     last_checkpoint = frames
     start = last = time.perf_counter()
 
-    with StopRequest() as stop, logging_redirect_tqdm(), TrainingProgress(cfg.total_frames, frames) as progress:
+    budget = frames + collector.total_frames  # rounded up to whole batches
+    with StopRequest() as stop, logging_redirect_tqdm(), TrainingProgress(budget, frames) as progress:
         for batch in collector:
             collected = time.perf_counter()
             metrics = algo.update(batch, run_progress(cfg, frames, collected - start))  # done before this batch

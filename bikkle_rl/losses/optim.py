@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -77,9 +80,32 @@ def clip_and_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, paramete
     return grad_norm
 
 
+FOREIGN_COMPILE_NOTICES = (
+    "torch._dynamo.config.inline_inbuilt_nn_modules is deprecated",  # tensordict reads the flag, torch warns
+    "Profiler record function",  # torch.optim wraps its step in a profiler range, which a compiled graph drops
+)
+"""Notices ``torch.compile`` prints on every run about library internals that no user of this project can act on."""
+
+
+class DropForeignCompileNotices(logging.Filter):
+    """Drops the log records of :data:`FOREIGN_COMPILE_NOTICES`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(FOREIGN_COMPILE_NOTICES)
+
+
+def quiet_compile() -> None:
+    """Silences :data:`FOREIGN_COMPILE_NOTICES` (and nothing else: graph breaks and recompiles still show)."""
+    warnings.filterwarnings("ignore", message=re.escape(FOREIGN_COMPILE_NOTICES[0]), category=FutureWarning)
+    logger = logging.getLogger("torch._dynamo.variables.ctx_manager")
+    if not any(isinstance(f, DropForeignCompileNotices) for f in logger.filters):
+        logger.addFilter(DropForeignCompileNotices())
+
+
 def accelerate(step: Callable, compile: bool, cudagraphs: bool) -> Callable:
     """``step`` under ``torch.compile`` and/or captured in a ``CudaGraphModule`` (CUDA only, 5 warm-up calls)."""
     if compile:
+        quiet_compile()
         step = torch.compile(step)
     if cudagraphs:
         step = CudaGraphModule(step, in_keys=[], out_keys=[], warmup=5)
