@@ -4,15 +4,20 @@ Examples::
 
     bikkle-play                                     # keyboard, mouse pointer as gaze, 3 pink + 3 blue
     bikkle-play --policy greedy-gaze --gaze mouse   # the scripted gaze follower reads your pointer
-    bikkle-play --checkpoint runs/ppo/agent.pt --gaze lsl --lsl-type Gaze
-    bikkle-play --gaze replay --replay recordings/me.npz --seed 7 --policy greedy-gaze   # same seed as recorded
-    bikkle-play --env num_pink=1 --env num_blue=1 --episodes 5 --record recordings/me.npz
+    bikkle-play --checkpoint outputs/run/final.pt --gaze lsl --lsl-type Gaze   # on the protocol it was evaluated on
+    bikkle-play --checkpoint outputs/run/final.pt --arena training             # the arena it was trained in
+    bikkle-play --gaze replay --replay outputs/recordings/me.npz --seed 7 --policy greedy-gaze   # seed as recorded
+    bikkle-play --env num_pink=1 --env num_blue=1 --episodes 5 --record outputs/recordings/me.npz
     bikkle-play --gaze lsl --calibrate 9 --screen-width-cm 53 --viewing-distance-cm 60 --calibration-max-error-deg 1.5
     bikkle-play --finetune --checkpoint final.pt --gaze lsl --session-dir sessions/p01   # live gaze-only fine-tune
     bikkle-play --finetune --checkpoint final.pt --gaze lsl --session-dir sessions/p01 --resume   # after a crash
 
-Every session is saved to ``--record`` (default ``recordings/play-<time>.npz``) unless ``--no-record``; a live
-fine-tune saves into its ``--session-dir`` (see :mod:`bikkle_rl.human.live_finetune`).
+A checkpoint plays the arena of the evaluation protocol its run was evaluated on (its ``evaluation.protocol``:
+continuing 200-step episodes, :mod:`bikkle_rl.evaluation.protocols`), or another protocol (``--protocol``), or
+the arena it was trained in (``--arena training``: in episodic training an episode ends at the first touch).
+
+Every session is saved to ``--record`` (default ``outputs/recordings/play-<time>.npz``) unless ``--no-record``;
+a live fine-tune saves into its ``--session-dir`` (see :mod:`bikkle_rl.human.live_finetune`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import yaml
 from bikkle_rl.atomic_write import write_json
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.stack import EnvStackConfig, make_env
+from bikkle_rl.evaluation.protocols import PROTOCOLS, evaluation_stack
 from bikkle_rl.gaze.lsl import LSLGaze
 from bikkle_rl.gaze.mouse import MouseGaze
 from bikkle_rl.gaze.registry import make_gaze_source
@@ -49,6 +55,9 @@ from bikkle_rl.policies import make_reference_policy
 GAZE_CHOICES = ("mouse", "lsl", "replay", "none")
 LIVE_GAZE = ("mouse", "lsl")
 POLICY_CHOICES = ("keyboard", "greedy", "greedy-gaze", "random")
+ARENA_CHOICES = ("evaluation", "training")
+RECORDINGS_DIR = Path("outputs") / "recordings"
+"""Where a session is saved unless ``--record`` says otherwise."""
 PLAY_ENV_DEFAULTS = {"num_pink": 3, "num_blue": 3, "episode_mode": "continuing"}
 """The arena a person plays by default: several pinks (so gaze matters), evaluation's continuing mode."""
 
@@ -68,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bikkle-play", description=__doc__.split("\n\n")[0])
     parser.add_argument("--policy", choices=POLICY_CHOICES, default="keyboard", help="who drives the agent")
     parser.add_argument("--checkpoint", help="a trained agent drives (loaded with bikkle_rl.agent_io.load_agent)")
+    parser.add_argument("--arena", choices=ARENA_CHOICES, default=None,
+                        help="with --checkpoint: the arena of an evaluation protocol (the default) or the one the "
+                        "agent was trained in")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default=None,
+                        help="with --checkpoint: the evaluation protocol played (default: the checkpoint's "
+                        "evaluation.protocol)")
     parser.add_argument("--gaze", choices=GAZE_CHOICES, default="mouse", help="where the person's gaze comes from")
     parser.add_argument("--p-valid", type=float, default=None,
                         help="gaze availability on top of the source's validity (default: 1 for live gaze)")
@@ -86,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--countdown", type=float, default=3.0, help="seconds before each episode starts")
     parser.add_argument("--size", type=int, default=640, help="arena size in pixels")
     parser.add_argument("--fullscreen", action="store_true")
-    parser.add_argument("--record", type=Path, default=None, help="where to save the session")
+    parser.add_argument("--record", type=Path, default=None,
+                        help=f"where to save the session (default {RECORDINGS_DIR}/play-<time>.npz)")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--lsl-markers", nargs="?", const="bikkle-play", metavar="SOURCE_ID",
                         help="publish every state shown and step taken as an LSL marker stream (for LabRecorder "
@@ -176,6 +192,23 @@ def make_source(args: argparse.Namespace) -> GazeSource:
     return make_gaze_source(args.gaze)
 
 
+def checkpoint_stack(train_stack: dict, run_config: dict, args: argparse.Namespace) -> dict:
+    """The env stack a checkpoint plays: its run's transforms in the arena ``--arena`` / ``--protocol`` choose.
+
+    ``evaluation``: the protocol's arena as evaluation plays it (``--protocol``, else the run's
+    ``evaluation.protocol``, else ``seed``); ``training``: the run's own arena. The gaze source is set later.
+    """
+    if args.arena == "training":
+        if args.protocol is not None:
+            raise SystemExit("--protocol chooses an evaluation arena; it does not go with --arena training")
+        return train_stack
+    protocol = args.protocol or (run_config.get("evaluation") or {}).get("protocol") or "seed"
+    try:
+        return evaluation_stack(train_stack, protocol, "none", num_envs=1)
+    except ValueError as error:
+        raise SystemExit(f"--checkpoint {args.checkpoint}: {error}") from None
+
+
 def make_driver(args: argparse.Namespace, source: GazeSource, overrides: dict[str, Any]):
     """(env, policy or None, driver name) for the chosen driver."""
     if args.checkpoint:
@@ -183,7 +216,7 @@ def make_driver(args: argparse.Namespace, source: GazeSource, overrides: dict[st
         from bikkle_rl.experiment import env_stack
 
         policy, run_config = load_agent(args.checkpoint, "cpu")
-        stack = EnvStackConfig.from_any(env_stack(run_config))
+        stack = EnvStackConfig.from_any(checkpoint_stack(env_stack(run_config), run_config, args))
         stack.env.update(overrides)
         stack.reward_norm = None  # the window shows the raw reward
         env = make_env(EnvStackConfig.from_any(stack), num_envs=1, device="cpu", seed=args.seed)
@@ -202,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     play = PlayConfig(step_rate_hz=args.step_rate, frame_rate_hz=args.frame_rate, countdown_s=args.countdown, arena_px=args.size,
                       max_episodes=args.episodes or None, fullscreen=args.fullscreen)
     if args.finetune:
+        if args.arena or args.protocol:
+            raise SystemExit("a live fine-tune plays its evaluation protocol: choose it with --finetune-override "
+                             "evaluation.protocol=NAME, not --arena or --protocol")
         run_live_finetune(args, make_source(args), play)
         return
     if args.gaze == "replay":  # replay against the recorded arena and seed unless told otherwise
@@ -209,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit("--gaze replay needs --replay FILE")
         args.recording = load_recording(args.replay)
         args.seed = args.recording.metadata["seed"] if args.seed is None else args.seed
+    if (args.arena or args.protocol) and not args.checkpoint:
+        raise SystemExit("--arena and --protocol choose the arena a --checkpoint plays; the keyboard and scripted "
+                         "policies play the arena --env sets")
     source = make_source(args)
     env, policy, driver = make_driver(args, source, parse_overrides(args.env))
     session = PlaySession(env, policy, play, seed=args.seed, driver=driver, calibration=calibration_config(args),
@@ -218,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:  # a crashed or interrupted session keeps what was played
         recording = session.writer.to_recording()
         if not args.no_record and recording.num_steps:
-            path = args.record or Path("recordings") / f"play-{datetime.now():%Y%m%d-%H%M%S}.npz"
+            path = args.record or RECORDINGS_DIR / f"play-{datetime.now():%Y%m%d-%H%M%S}.npz"
             print(f"recording saved to {save_recording(recording, path)}")
     print(f"played {recording.num_steps} steps; episode returns: {[round(s, 2) for s in session.scores]}")
     if isinstance(source, LSLGaze):

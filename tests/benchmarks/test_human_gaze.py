@@ -52,6 +52,7 @@ def test_a_latency_is_a_whole_number_of_steps(human_gaze):
             human_gaze.latency_steps(bad)
 
 
+@pytest.mark.slow
 def test_the_script_reports_every_cell_the_participant_and_the_finetune(human_gaze, pretrained_gaze_agent,
                                                                        tmp_path, capsys):
     out = tmp_path / "out"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from tensordict.nn import TensorDictModule
 from torchrl.envs import TransformedEnv
 
+from bikkle_rl.checkpoint import save_checkpoint
 from bikkle_rl.envs import BikkleConfig, BikkleEnv
 from bikkle_rl.envs.transforms import GazeInjection
+from bikkle_rl.experiment import checkpoint_payload, make_algorithm, make_train_env
 from bikkle_rl.gaze.mouse import MouseGaze
 from bikkle_rl.gaze.replay import ReplayGaze
 from bikkle_rl.gaze.synthetic import NoGaze
@@ -154,3 +158,49 @@ def test_the_command_line_plays_a_greedy_episode_and_saves_it(tmp_path, capsys):
     assert recording.num_steps == 4 and recording.metadata["driver"] == "greedy"
     assert recording.config.num_pink == 3 and recording.metadata["seed"] == 2
     assert "played 4 steps" in capsys.readouterr().out
+
+
+@pytest.fixture
+def episodic_agent(compose_train, tmp_path) -> Path:
+    """An untrained agent of the default training arena (1 pink + 1 blue, episodic, shaped), evaluated on the
+    seed protocol: its checkpoint's arena and evaluation arena differ."""
+    cfg = compose_train(tmp_path)
+    assert cfg.env.episode_mode == "episodic" and cfg.evaluation.protocol == "seed"
+    device = torch.device("cpu")
+    env = make_train_env(cfg, device, seed=0)
+    return save_checkpoint(tmp_path / "final.pt", checkpoint_payload(cfg, make_algorithm(cfg, env, device), env, 0, 0))
+
+
+FAST = ["--gaze", "none", "--episodes", "1", "--countdown", "0", "--step-rate", "1000", "--frame-rate", "1000",
+        "--size", "64", "--seed", "1"]
+
+
+def test_a_checkpoint_plays_its_evaluation_protocol_unless_told_to_play_its_training_arena(episodic_agent,
+                                                                                            tmp_path):
+    main(["--checkpoint", str(episodic_agent), *FAST, "--record", str(tmp_path / "evaluation.npz")])
+    evaluation = load_recording(tmp_path / "evaluation.npz")
+    config = evaluation.config
+    assert (config.episode_mode, config.max_steps, config.shaping, config.num_pink) == ("continuing", 200, 0.0, 1)
+    assert evaluation.num_steps == 200 and evaluation["done"].tolist() == [False] * 199 + [True]
+
+    main(["--checkpoint", str(episodic_agent), *FAST, "--arena", "training", "--env", "max_steps=50",
+          "--record", str(tmp_path / "training.npz")])
+    training = load_recording(tmp_path / "training.npz")
+    assert (training.config.episode_mode, training.config.shaping) == ("episodic", 0.02)
+
+    with pytest.raises(SystemExit, match="gaze-value.*pellet slots"):
+        main(["--checkpoint", str(episodic_agent), *FAST, "--protocol", "gaze-value"])
+    with pytest.raises(SystemExit, match="--protocol"):
+        main(["--checkpoint", str(episodic_agent), *FAST, "--arena", "training", "--protocol", "seed"])
+    with pytest.raises(SystemExit, match="--checkpoint"):
+        main(["--policy", "greedy", *FAST, "--protocol", "seed"])
+    with pytest.raises(SystemExit, match="finetune-override"):
+        main(["--finetune", "--checkpoint", str(episodic_agent), *FAST, "--arena", "training"])
+
+
+def test_a_session_is_saved_under_outputs_by_default(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    main(["--policy", "greedy", *FAST, "--env", "max_steps=3"])
+    saved = list((tmp_path / "outputs" / "recordings").glob("play-*.npz"))
+    assert len(saved) == 1 and load_recording(saved[0]).num_steps == 3
+    assert not (tmp_path / "recordings").exists()

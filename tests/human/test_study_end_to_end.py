@@ -23,6 +23,7 @@ pytest.importorskip("pygame")
 CONF_DIR = Path(__file__).resolve().parents[2] / "recipes" / "conf"
 
 
+@pytest.mark.slow
 def test_participant_live_finetune_fit_offline_finetune_and_held_out_evaluation(pretrained_gaze_agent, tmp_path,
                                                                               monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")

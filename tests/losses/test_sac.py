@@ -174,6 +174,7 @@ def continuing_return(cfg, policy_factory, episodes: int = 64) -> float:
     return evaluate_policy(policy_factory(env), env)["return"].mean().item()
 
 
+@pytest.mark.slow
 def test_short_sac_run_through_the_recipe_beats_random(tmp_path):
     # 2 pinks and 64 arenas: enough touches during the warm-up for ~1600 updates to learn (seeds 0-2 score
     # 9.0-9.3 against random's 0.3 at the default action_bound=2; 7.3-9.7 at 1)

@@ -24,6 +24,7 @@ def direction_loss(encoder, head, in_keys, scenes):
     return (prediction - scenes["target"]).square().sum(-1).mean()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoder_name", FITS)
 def test_encoder_learns_direction_to_nearest_pink(encoder_name, generator):
     overrides, lr, steps, goal = FITS[encoder_name]
