@@ -61,7 +61,7 @@ from bikkle_rl.gaze.fit import GazeFit, GazeFitError, fit_gaze
 from bikkle_rl.gaze.fitted import FITTED_SCHEMA_VERSION, PARAMETER_KINDS, load_fitted, save_fitted
 from bikkle_rl.gaze.realistic import RealisticGaze
 from bikkle_rl.human.fit_gaze_cli import format_fit
-from bikkle_rl.human.recording import load_recording, save_recording
+from bikkle_rl.recording import load_recording, save_recording
 from bikkle_rl.human.simulate import simulate_recording
 from recipes.finetune_gaze import run_finetune
 

@@ -1,16 +1,15 @@
 """The Bikkle arena: batched TorchRL env, its config, dynamics, rendering and gymnasium adapters.
 
-Everything but the config is imported on first use: the gymnasium adapters must not import TorchRL (which
-switches multiprocessing to ``spawn`` on import), and ``make_env``'s transforms read gaze sources, which
-themselves build on this package.
+Everything but the config and the keys is imported on first use: the gymnasium adapters, which import this
+package, must not import TorchRL (it switches multiprocessing to ``spawn`` on import).
 """
 
 from importlib import import_module
 
 from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.envs.keys import PRIVILEGED
 
 LAZY_ATTRIBUTES = {
-    "PRIVILEGED": "bikkle_rl.envs.bikkle",
     "BikkleEnv": "bikkle_rl.envs.bikkle",
     "make_env": "bikkle_rl.envs.stack",
     "render_frames": "bikkle_rl.envs.render",

@@ -9,10 +9,8 @@ from torchrl.envs import EnvBase
 
 from bikkle_rl.envs import dynamics
 from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.envs.render import render_frames
-
-PRIVILEGED = "privileged"
-"""Nested key of the privileged observations: never feed these to a policy (gaze sources read them)."""
 
 
 class BikkleEnv(EnvBase):

@@ -2,7 +2,7 @@
 
 Training against a model of one person's eye is cheaper and safer than training against their live gaze, and
 evaluating against it asks how an agent does with *their* gaze. :func:`fit_gaze` reads the recorded state and
-gaze of :mod:`bikkle_rl.human.recording` files and estimates every parameter of the realistic source, each
+gaze of :mod:`bikkle_rl.recording` files and estimates every parameter of the realistic source, each
 with a 95 % bootstrap interval; :mod:`bikkle_rl.gaze.fitted` stores the result for training and evaluation.
 
 Recorded row t holds the arena state S_t and the gaze shown with it. Under the model that gaze was sampled
@@ -94,7 +94,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bikkle_rl.human.recording import Recording
+from bikkle_rl.recording import Recording
 
 BLOCK_STEPS = 100
 """The bootstrap's unit: 100 consecutive steps of one episode (10 s at 10 Hz), long beside a run of fixations."""

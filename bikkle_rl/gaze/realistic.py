@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from tensordict import TensorDictBase
 
-from bikkle_rl.envs.bikkle import PRIVILEGED
+from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.gaze.source import GazeSource, observation_device, where_rows
 
 

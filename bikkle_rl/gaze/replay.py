@@ -15,7 +15,7 @@ What is replayed (``align``):
 - ``"step"`` (open loop): the recorded gaze point. It matches what the person saw only while the replayed arena
   follows the recorded one (same config and seed, same moves); once a policy touches another pellet, the
   gaze keeps pointing where the person looked.
-- ``"pellet"`` (closed loop): the recorded *role* of the looked-at pellet (:mod:`bikkle_rl.human.gaze_targets`),
+- ``"pellet"`` (closed loop): the recorded *role* of the looked-at pellet (:mod:`bikkle_rl.recording.gaze_targets`),
   played in the current arena: a look at the high-value pink becomes a look at this arena's high-value pink,
   a look at another pink a look at one of this arena's other pinks (drawn when the recorded look moved to a
   new pellet, kept while it stays on the same one), a blue likewise, each at the recorded offset from the
@@ -39,10 +39,10 @@ import numpy as np
 import torch
 from tensordict import TensorDictBase
 
-from bikkle_rl.envs.bikkle import PRIVILEGED
+from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.gaze.source import GazeSource, observation_device, where_rows
-from bikkle_rl.human.gaze_targets import ROLE_BLUE, ROLE_HIGH_VALUE, ROLE_NAMES, ROLE_PINK
-from bikkle_rl.human.recording import Recording, load_recording
+from bikkle_rl.recording.gaze_targets import ROLE_BLUE, ROLE_HIGH_VALUE, ROLE_NAMES, ROLE_PINK
+from bikkle_rl.recording import Recording, load_recording
 
 EPISODE_ORDERS = ("shared", "staggered")
 ALIGNMENTS = ("step", "pellet")
@@ -63,7 +63,7 @@ def new_looks(recording: Recording) -> np.ndarray:
 
 def padded_episodes(recordings: Sequence[Recording], roles: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
     """The recordings' steps as episodes [E, L, ...] (file by file), padded, with ``length`` [E]; ``roles`` are
-    each recording's :attr:`~bikkle_rl.human.recording.Recording.gaze_roles`.
+    each recording's :attr:`~bikkle_rl.recording.Recording.gaze_roles`.
 
     Keys: ``gaze`` [E, L, 2], ``valid`` [E, L] (False on padding), ``role`` [E, L], ``offset`` [E, L, 2],
     ``new_look`` [E, L].
@@ -101,7 +101,7 @@ class ReplayGaze(GazeSource):
     Validity is the recorded one (``default_p_valid = 1``).
 
     Args:
-        path: a recording file (see :mod:`bikkle_rl.human.recording`), a loaded recording, or a list of them.
+        path: a recording file (see :mod:`bikkle_rl.recording`), a loaded recording, or a list of them.
         episodes: ``"shared"`` or ``"staggered"``.
         align: ``"step"`` (the recorded point) or ``"pellet"`` (the recorded look, played in the current arena).
     """

@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 import torch
 from tensordict import TensorDictBase
 
-from bikkle_rl.envs.bikkle import PRIVILEGED
+from bikkle_rl.envs.keys import PRIVILEGED
 
 
 class GazeSource(ABC):

@@ -1,26 +1,6 @@
-"""The human side: the recording format here; the play window in :mod:`bikkle_rl.human.play` and the
-``bikkle-play`` command in :mod:`bikkle_rl.human.cli`.
+"""The human side: the play window (:mod:`bikkle_rl.human.play`), the ``bikkle-play`` command
+(:mod:`bikkle_rl.human.cli`), live fine-tuning, calibration, LSL markers, XDF import and BIDS export.
 
-Only the recording format is imported with the package: gaze sources (``ReplayGaze``) read recordings, and
-the play loop builds on the gaze sources, so importing it here would make the two packages import each other.
+Sessions are saved in the format of :mod:`bikkle_rl.recording`. Nothing is imported with the package: the play
+window needs pygame, which a headless user of the rest never loads.
 """
-
-from bikkle_rl.human.recording import (
-    COLUMNS,
-    SCHEMA_VERSION,
-    Recording,
-    RecordingError,
-    RecordingWriter,
-    load_recording,
-    save_recording,
-)
-
-__all__ = [
-    "COLUMNS",
-    "SCHEMA_VERSION",
-    "Recording",
-    "RecordingError",
-    "RecordingWriter",
-    "load_recording",
-    "save_recording",
-]

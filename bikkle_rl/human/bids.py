@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from bikkle_rl.atomic_write import write_atomically, write_json
-from bikkle_rl.human.recording import Recording, load_recording
+from bikkle_rl.recording import Recording, load_recording
 
 BIDS_VERSION = "1.11.0"
 RECORDING_LABEL = "eye1"

@@ -49,7 +49,7 @@ from bikkle_rl.human.live_finetune import (
     plot_live_returns,
 )
 from bikkle_rl.human.play import PlayConfig, PlaySession, make_play_env, use_gaze_source
-from bikkle_rl.human.recording import load_recording, save_recording
+from bikkle_rl.recording import load_recording, save_recording
 from bikkle_rl.policies import make_reference_policy
 
 GAZE_CHOICES = ("mouse", "lsl", "replay", "none")

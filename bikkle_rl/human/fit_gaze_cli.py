@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from bikkle_rl.gaze.fit import GazeFit, GazeFitError, fit_gaze
 from bikkle_rl.gaze.fitted import save_fitted
-from bikkle_rl.human.recording import RecordingError, load_recording
+from bikkle_rl.recording import RecordingError, load_recording
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,7 +44,7 @@ from bikkle_rl.evaluation.protocols import EVALUATION_ARENA, evaluation_stack
 from bikkle_rl.evaluation.stats import summarize
 from bikkle_rl.experiment import env_stack, init_weights_from, make_algorithm, reward_normalizer
 from bikkle_rl.gaze.source import GazeSource
-from bikkle_rl.human.recording import BASE_COLUMNS, Recording, RecordingWriter, load_recording, save_recording
+from bikkle_rl.recording import BASE_COLUMNS, Recording, RecordingWriter, load_recording, save_recording
 
 PHASES = ("before", "train", "after")
 CHECKPOINT_NAME, RECORDING_NAME = "live_finetune.pt", "recording.npz"

@@ -9,7 +9,7 @@ JSON object with ``schema_version`` (:data:`MARKER_SCHEMA_VERSION`) and ``event`
   to map gaze between screen and arena). The same JSON is in the stream header (``desc/session``), which every
   inlet and every XDF file gets, even one that connects after the first sample was sent.
 - ``"state"``, whenever a new state is shown (after a reset and after each step): ``episode``,
-  ``episode_step`` and the state columns of :mod:`bikkle_rl.human.recording` (``agent_pos``, ``pellet_pos``,
+  ``episode_step`` and the state columns of :mod:`bikkle_rl.recording` (``agent_pos``, ``pellet_pos``,
   ``pellet_kind``, ``pellet_mask``, ``high_value``, ``round_step``). Its LSL timestamp is when it was shown.
 - ``"step"``, when a step is taken: one recording row, the :data:`STEP_COLUMNS` (``time`` is seconds since
   the session started). Its state is the one the preceding ``"state"`` marker of the same episode and step
@@ -34,7 +34,7 @@ from typing_extensions import Self
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.gaze.lsl import import_pylsl
 from bikkle_rl.gaze.screen import WindowGeometry
-from bikkle_rl.human.recording import BASE_COLUMNS, COLUMNS, STATE_COLUMNS, row_shape
+from bikkle_rl.recording import BASE_COLUMNS, COLUMNS, STATE_COLUMNS, row_shape
 
 MARKER_SCHEMA_VERSION = 1
 MARKER_STREAM_NAME = "BikkleMarkers"

@@ -40,7 +40,7 @@ import yaml
 from tensordict import TensorDict
 from typing_extensions import Self
 
-from bikkle_rl.envs.bikkle import PRIVILEGED
+from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.gaze.lsl import import_pylsl, stream_predicate
 from bikkle_rl.gaze.realistic import RealisticGaze
 from bikkle_rl.gaze.screen import WindowGeometry

@@ -8,7 +8,7 @@ episode and step, the gaze cross, and a red border with "GAZE LOST" while the ga
 
 The env is a batch-1 ``TransformedEnv`` holding a :class:`~bikkle_rl.envs.transforms.GazeInjection`: the gaze
 of a step is read when its observation is produced (for the first step of an episode, when the countdown
-starts), as in training. Every step is recorded (:mod:`bikkle_rl.human.recording`), with the raw reward when
+starts), as in training. Every step is recorded (:mod:`bikkle_rl.recording`), with the raw reward when
 the env normalises it.
 
 Optional parts of a session: a calibration check of a live gaze source before the first episode
@@ -44,7 +44,7 @@ from bikkle_rl.gaze.screen import LiveGaze, WindowGeometry
 from bikkle_rl.gaze.source import GazeSource
 from bikkle_rl.human.calibration import CalibrationConfig, run_calibration
 from bikkle_rl.human.markers import MarkerOutlet
-from bikkle_rl.human.recording import STATE_COLUMNS, Recording, RecordingWriter
+from bikkle_rl.recording import STATE_COLUMNS, Recording, RecordingWriter
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 

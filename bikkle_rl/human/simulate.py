@@ -1,6 +1,6 @@
 """Recordings without a person: many arenas played at once by a scripted driver under a model of gaze.
 
-A simulated session has exactly the columns of a real one (:mod:`bikkle_rl.human.recording`), so everything
+A simulated session has exactly the columns of a real one (:mod:`bikkle_rl.recording`), so everything
 downstream of a recording (fitting a gaze model, closed-loop replay, fine-tuning, BIDS export) can be tested
 against gaze whose generating parameters are known. Each arena plays ``steps`` steps; its episodes (one in
 ``continuing`` mode, several when ``episodic`` episodes end early) become the recording's episodes, arena by
@@ -17,11 +17,12 @@ from tensordict.nn import TensorDictModule
 from torchrl.envs import TransformedEnv
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
-from bikkle_rl.envs.bikkle import PRIVILEGED, BikkleEnv
+from bikkle_rl.envs.bikkle import BikkleEnv
+from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.transforms.gaze_injection import GazeInjection
 from bikkle_rl.gaze.source import GazeSource
-from bikkle_rl.human.recording import Recording
+from bikkle_rl.recording import Recording
 from bikkle_rl.policies import make_reference_policy
 
 

@@ -40,7 +40,7 @@ from bikkle_rl.human.markers import (
     session_config,
     session_geometry,
 )
-from bikkle_rl.human.recording import Recording, RecordingError, RecordingWriter, save_recording
+from bikkle_rl.recording import Recording, RecordingError, RecordingWriter, save_recording
 
 GAZE_STREAM_TYPE = "Gaze"
 

@@ -20,7 +20,7 @@ from bikkle_rl.gaze import RealisticGaze, make_gaze_source
 from bikkle_rl.gaze.fit import GazeFitError, fit_gaze
 from bikkle_rl.gaze.fitted import FittedGaze, FittedGazeError, load_fitted, save_fitted
 from bikkle_rl.human.fit_gaze_cli import main
-from bikkle_rl.human.recording import save_recording
+from bikkle_rl.recording import save_recording
 from bikkle_rl.human.simulate import simulate_recording
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "recipes" / "conf"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bikkle_rl.envs.config import BikkleConfig
-from bikkle_rl.human.recording import RecordingWriter
+from bikkle_rl.recording import RecordingWriter
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bikkle_rl.human.bids import COLUMN_DESCRIPTIONS, export_bids, main, physio_path, read_bids_physio, sidecar_path
-from bikkle_rl.human.recording import save_recording
+from bikkle_rl.recording import save_recording
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from bikkle_rl.human.markers import (
     session_config,
     session_geometry,
 )
-from bikkle_rl.human.recording import RecordingWriter
+from bikkle_rl.recording import RecordingWriter
 
 pylsl = pytest.importorskip("pylsl")
 

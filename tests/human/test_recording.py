@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bikkle_rl.envs.config import BikkleConfig
-from bikkle_rl.human.gaze_targets import (
+from bikkle_rl.recording.gaze_targets import (
     DEFAULT_TARGET_RADIUS,
     ROLE_BLUE,
     ROLE_HIGH_VALUE,
@@ -17,7 +17,7 @@ from bikkle_rl.human.gaze_targets import (
     ROLE_OFF,
     ROLE_PINK,
 )
-from bikkle_rl.human.recording import (
+from bikkle_rl.recording import (
     BASE_COLUMNS,
     COLUMNS,
     GAZE_TARGET_COLUMNS,

@@ -14,7 +14,7 @@ from bikkle_rl.gaze.fit import fit_gaze
 from bikkle_rl.gaze.fitted import save_fitted
 from bikkle_rl.human.cli import main as play_main
 from bikkle_rl.human.participant import Participant
-from bikkle_rl.human.recording import load_recording, save_recording, select_episodes
+from bikkle_rl.recording import load_recording, save_recording, select_episodes
 from recipes.finetune_gaze import run_finetune
 
 pytest.importorskip("pylsl")

@@ -17,7 +17,7 @@ from bikkle_rl.envs.stack import make_env, plain_config
 from bikkle_rl.envs.transforms.token_layout import TokenType
 from bikkle_rl.experiment import env_stack, make_algorithm, make_train_env
 from bikkle_rl.gaze import RealisticGaze
-from bikkle_rl.human.recording import save_recording
+from bikkle_rl.recording import save_recording
 from bikkle_rl.human.simulate import simulate_recording
 from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor
 from recipes.finetune_gaze import finetune_config, run_finetune

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tensordict import TensorDictBase
 
-from bikkle_rl.envs.bikkle import PRIVILEGED
+from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.envs.transforms.observation_view import ObservationView
 
 PER_PELLET_KEYS = ("pellet_rel", "pellet_kind", "pellet_mask", (PRIVILEGED, "pellet_pos"), (PRIVILEGED, "is_high_value"))

@@ -34,9 +34,9 @@ File layout (``numpy.savez_compressed``, readable without pickles), schema versi
   ``gaze_target_high_value`` bool     [T]        that pellet is the high-value one
   ========================  ========  =========  ==========================================================
 
-The last four, the object-centric gaze (:mod:`bikkle_rl.human.gaze_targets`), are derived from the state and
+The last four, the object-centric gaze (:mod:`bikkle_rl.recording.gaze_targets`), are derived from the state and
 gaze columns with the metadata's ``gaze_target_radius``: writers compute them, and a version-1 file (which
-lacks them) loads with them derived at :data:`~bikkle_rl.human.gaze_targets.DEFAULT_TARGET_RADIUS`.
+lacks them) loads with them derived at :data:`~bikkle_rl.recording.gaze_targets.DEFAULT_TARGET_RADIUS`.
 
 :func:`load_recording` checks all of this and raises :class:`RecordingError`, naming the file and the
 problem, for a corrupt file, another schema version, a missing column or a column of the wrong shape, and
@@ -60,7 +60,7 @@ import numpy as np
 
 from bikkle_rl.atomic_write import write_atomically
 from bikkle_rl.envs.config import BikkleConfig
-from bikkle_rl.human.gaze_targets import DEFAULT_TARGET_RADIUS, gaze_roles, gaze_targets
+from bikkle_rl.recording.gaze_targets import DEFAULT_TARGET_RADIUS, gaze_roles, gaze_targets
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -129,7 +129,7 @@ class Recording:
 
     @property
     def gaze_roles(self) -> np.ndarray:
-        """[T] the role of each step's gaze target (:func:`~bikkle_rl.human.gaze_targets.gaze_roles`)."""
+        """[T] the role of each step's gaze target (:func:`~bikkle_rl.recording.gaze_targets.gaze_roles`)."""
         return gaze_roles(self["gaze_target"], self["gaze_valid"], self["pellet_kind"], self["high_value"])
 
     @property

@@ -16,7 +16,7 @@ blue        3     on a blue
 ==========  ====  =============================================================
 
 The functions are numpy, row-wise over T recorded steps (recordings are numpy; see
-:mod:`bikkle_rl.human.recording`).
+:mod:`bikkle_rl.recording`).
 """
 
 from __future__ import annotations
