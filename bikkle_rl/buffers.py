@@ -8,7 +8,7 @@ uniform sample of everything stored.
 Why two disjoint storages and not torchrl's ``PrioritizedSampler`` driven by ``|reward|``: a priority sampler
 gives each transition a probability proportional to its priority, so the share of events in a batch drifts
 with the event rate, the reward magnitudes (a blue touch weighs 10 pinks) and the priority exponent; the
-event share the issue asks for would have to be re-solved for the priorities every batch. Splitting the
+event share a run asks for would have to be re-solved for the priorities every batch. Splitting the
 stream into an ``events`` storage and an ``others`` storage gives the share directly, stores each transition
 once, and lets events live longer than the main stream (``event_size`` is its own capacity): a rare touch is
 not pushed out by the hundreds of ordinary steps that follow it. Sampling draws ``round(event_fraction * B)``

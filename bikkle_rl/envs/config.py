@@ -1,4 +1,4 @@
-"""Typed configuration of the Bikkle arena (SPEC defaults), validated at construction."""
+"""Typed configuration of the Bikkle arena (the task's defaults, ``docs/task.md``), validated at construction."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def count_range(value: Any, name: str, minimum: int) -> tuple[int, int]:
 
 @dataclass
 class BikkleConfig:
-    """Every parameter of the arena; defaults are the original prototype's (see SPEC).
+    """Every parameter of the arena; defaults are the original prototype's (``docs/task.md``).
 
     ``num_pink`` / ``num_blue`` are an int or an inclusive ``[low, high]`` range drawn per episode;
     observations are padded to the maximum count and carry ``pellet_mask``. Hydra can fill this

@@ -6,8 +6,8 @@ vector env and the renderer all share one implementation. The single-arena gymna
 mirror of :func:`step_arena` (one arena is too small for tensor programs); tests hold the two equal step by
 step.
 
-Spawning follows SPEC: a position is drawn uniformly in the unit square and rejected while it touches a
-blocked position. Instead of an open-ended loop, ``num_candidates`` uniform points are drawn at once and the
+Spawning follows the task (``docs/task.md``): a position is drawn uniformly in the unit square and rejected
+while it touches a blocked position. Instead of an open-ended loop, ``num_candidates`` uniform points are drawn at once and the
 first acceptable one is taken; this is the same distribution as sequential rejection sampling, except in the
 event that every candidate is rejected (probability below 1e-12 by construction of
 ``BikkleConfig.num_spawn_candidates``), when the first candidate is kept. Pellets touched in the same step

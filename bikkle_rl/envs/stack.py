@@ -64,7 +64,7 @@ after 10 minutes)."""
 ACTION_SCALINGS = ("max_norm", "full_speed", "clip")
 """``max_norm``: actions outside the box are shrunk onto it along their direction (:class:`MaxNormAction`);
 ``full_speed``: every non-zero action is scaled onto the box's boundary (the agent always moves at full speed);
-``clip``: the arena clips each axis (SPEC's raw behaviour, which snaps large actions onto the diagonals)."""
+``clip``: the arena clips each axis (the original's raw behaviour, which snaps large actions onto the diagonals)."""
 
 EVENT_SUMS = {("events", "pink"): "episode_pink", ("events", "blue"): "episode_blue",
               ("events", "high_value"): "episode_high_value"}

@@ -6,8 +6,8 @@
   difference between ``correlated`` and ``uniform`` gaze measures what the signal is worth.
 - ``train``: the training arena as it is (counts, rewards, speeds), continuing, 200 steps, unshaped.
 
-``seed`` and ``gaze-value`` play SPEC's arena (default rewards and dynamics) whatever the training arena was;
-only the action mode is the agent's.
+``seed`` and ``gaze-value`` play the task's arena (default rewards and dynamics, ``docs/task.md``) whatever
+the training arena was; only the action mode is the agent's.
 
 An agent can only be evaluated on arenas with as many pellet slots as it was trained on.
 
@@ -34,7 +34,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     "train": {"env": None, "p_valid": 0.25},
 }
 EVALUATION_ARENA = {"episode_mode": "continuing", "max_steps": 200, "start_round_step": "zero", "shaping": 0.0}
-"""Every protocol plays SPEC's evaluation episodes: continuing, 200 steps, from round step 0, unshaped reward."""
+"""Every protocol plays the task's evaluation episodes: continuing, 200 steps, from round step 0, unshaped reward."""
 EVALUATION_SEED_OFFSET = 10_000
 """Evaluation arenas are seeded at ``seed + EVALUATION_SEED_OFFSET``, apart from the training arenas of ``seed``."""
 SCENARIOS = ("correlated", "uniform", "none", "oracle", "realistic")

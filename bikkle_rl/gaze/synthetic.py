@@ -13,7 +13,7 @@ def _always_valid(td: TensorDictBase) -> torch.Tensor:
 
 
 class CorrelatedGaze(GazeSource):
-    """Gaussian around the high-value pellet: ``N(pellet, std^2 I)`` clipped to the arena (std 0.05 in SPEC)."""
+    """Gaussian around the high-value pellet: ``N(pellet, std^2 I)`` clipped to the arena (the task's std: 0.05)."""
 
     def __init__(self, std: float = 0.05):
         if not std >= 0:

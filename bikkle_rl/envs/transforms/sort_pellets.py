@@ -1,4 +1,4 @@
-"""Orders the pellet slots nearest-first, the diary's fix that made PPO learn."""
+"""Orders the pellet slots nearest-first: with slots in spawn order PPO did not learn (``docs/task.md``)."""
 
 from __future__ import annotations
 
