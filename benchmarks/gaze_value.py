@@ -60,27 +60,19 @@ import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-
 from bikkle_rl.atomic_write import write_json
-from bikkle_rl.checkpoint import CheckpointManager, load_checkpoint
-from bikkle_rl.envs.stack import plain_config
+from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.transforms.gaze_injection import availability_range
+from bikkle_rl.evaluation.agent_evaluation import run_evaluation
 from bikkle_rl.evaluation.aggregate import aggregate, format_gaze_value_runs
 from bikkle_rl.evaluation.curves import plot_learning_curves
 from bikkle_rl.evaluation.gaze_value import UNINFORMATIVE_ORACLE, oracle_informative
-from bikkle_rl.losses.ppo import PPOConfig
-from bikkle_rl.modules import ModelConfig
-from recipes.evaluate import run_evaluation
-from recipes.finetune_gaze import run_finetune
-from recipes.train import train
+from bikkle_rl.finetune import run_finetune
+from bikkle_rl.run_reuse import reusable_checkpoint
+from bikkle_rl.training import train
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 PROTOCOL = "gaze-value"
 SCENARIOS = ["correlated", "uniform", "none", "oracle"]
-REUSE_CHECKED = ("env", "gaze", "model", "algo", "seed", "oracle")
-"""The train settings a reused run must share with the benchmark's (model and PPO settings compared as their
-config classes, so that a field added since, at its default, still matches)."""
 HOLD_GAZE = ["+gaze.hold=true"]
 """Every agent sees the last valid gaze and its age: gaze is valid on a quarter of the steps, and a memoryless
 policy that only sees it then would turn toward the high-value pink one step in four."""
@@ -107,17 +99,12 @@ def training_gaze(args: argparse.Namespace) -> str:
     return f"gaze.p_valid=[{low},{high}]"
 
 
-def compose_config(name: str, overrides: list[str]):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        return compose(name, overrides=overrides)
-
-
 def train_agent(run_dir: Path, seed: int, gaze: str, args: argparse.Namespace,
                 extra: tuple[str, ...] = ()) -> tuple[Path, list]:
     """Trains one agent on the gaze-value arena with the ``gaze`` source for the time budget; returns its final
     checkpoint and its learning curve, evaluated under that same source (gaze it never saw would mislead it).
     With ``--reuse`` a finished run already in ``run_dir`` is read instead (its curve, if saved), and an unfinished
-    one is continued (:func:`reusable_checkpoint`)."""
+    one is continued (:func:`~bikkle_rl.run_reuse.reusable_checkpoint`)."""
     overrides = ["env=gaze_value", *HOLD_GAZE, f"model={args.model}", f"seed={seed}", f"device={args.device}",
                  f"cpu_threads={args.threads}", f"total_frames={args.frames}", f"time_limit_minutes={args.minutes}",
                  f"evaluation.protocol={PROTOCOL}", f"logger.log_dir={run_dir}", f"gaze={gaze}",
@@ -130,39 +117,9 @@ def train_agent(run_dir: Path, seed: int, gaze: str, args: argparse.Namespace,
             return final, json.loads(curve.read_text()) if curve.is_file() else []
         if start is not None:
             cfg = compose_config("train", [*overrides, f"resume={start}"])
-    history = train(cfg, run_dir)["history"]
+    history = train(cfg, run_dir).history
     write_json(curve, history, indent=None)
     return final, history
-
-
-def reusable_checkpoint(run_dir: Path, cfg) -> tuple[Path | None, bool]:
-    """``--reuse``: the run in ``run_dir`` as far as it got, once checked to share ``cfg``'s settings, and whether
-    it is finished. The checkpoint is its ``final.pt``, or, for a run stopped before its end (killed, machine
-    gone), its newest periodic checkpoint; None when there is no run. A run is continued up to ``cfg``'s frame
-    budget, so a finished run whose budget ``cfg`` raises goes on from ``final.pt``."""
-    final = run_dir / "final.pt"
-    start = final if final.is_file() else CheckpointManager(run_dir / "checkpoints").latest()
-    if start is None:
-        return None, False
-    saved = load_checkpoint(start, expected={"config": None})["config"]
-    wanted = plain_config(cfg)
-    differing = [key for key in REUSE_CHECKED if typed(key, saved.get(key)) != typed(key, wanted.get(key))]
-    if differing:
-        raise ValueError(f"--reuse: {start} was trained with other {differing} settings than this benchmark's; "
-                         "move the run away or drop --reuse")
-    if saved["total_frames"] > wanted["total_frames"]:
-        raise ValueError(f"--reuse: {start} was trained for {saved['total_frames']} frames, more than this "
-                         f"benchmark's {wanted['total_frames']}; move the run away or drop --reuse")
-    return start, start == final and saved["total_frames"] == wanted["total_frames"]
-
-
-def typed(key: str, settings):
-    """A run's ``model`` or PPO ``algo`` settings as their config class (other settings as they are)."""
-    if key == "model":
-        return ModelConfig(**settings)
-    if key == "algo" and settings.get("name") == "ppo":
-        return PPOConfig(**settings)
-    return settings
 
 
 def ci(summary: dict, key: str = "mean") -> str:

@@ -47,25 +47,24 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 import yaml
-from hydra import compose, initialize_config_dir
 
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.atomic_write import write_atomically, write_json
+from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.evaluation.gaze_value import estimate
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, FITTED_PREFIX, evaluation_stack, replay_scenario
 from bikkle_rl.evaluation.report import PolicyFactory, Returns, evaluate_returns, reference_factory
 from bikkle_rl.evaluation.stats import summarize
 from bikkle_rl.experiment import env_stack, resolve_device
+from bikkle_rl.finetune import run_finetune
 from bikkle_rl.gaze.fit import GazeFit, GazeFitError, fit_gaze
 from bikkle_rl.gaze.fitted import FITTED_SCHEMA_VERSION, PARAMETER_KINDS, load_fitted, save_fitted
 from bikkle_rl.gaze.realistic import RealisticGaze
 from bikkle_rl.human.fit_gaze_cli import format_fit
 from bikkle_rl.recording import load_recording, save_recording
 from bikkle_rl.human.simulate import simulate_recording
-from recipes.finetune_gaze import run_finetune
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 PROTOCOL = "gaze-value"
 REFERENCES = ("greedy", "greedy-gaze")
 STEP_MS = RealisticGaze().step_ms
@@ -309,11 +308,6 @@ def print_participant(report: Mapping, fit: GazeFit) -> None:
         print(f"{label:<18}   " + "".join(f"{ci(row[name]):<22}" for name in ("agent", *REFERENCES)))
 
 
-def compose_config(name: str, overrides: list[str]):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        return compose(name, overrides=overrides)
-
-
 def finetune(sessions: list[str], args: argparse.Namespace, out: Path) -> dict:
     """A gaze-only fine-tune of the agent on the first half of the sessions, evaluated before and after (with the
     references) on the other half, replayed closed loop."""
@@ -325,7 +319,7 @@ def finetune(sessions: list[str], args: argparse.Namespace, out: Path) -> dict:
         f"evaluation.episodes={args.episodes}", f"evaluation.references=[{','.join(REFERENCES)}]",
         f"seed={args.seed}", f"device={args.device}", f"cpu_threads={args.threads}", f"out_dir={out / 'finetune'}",
         *args.finetune_override]))
-    return {"trained": trained, "heldout": heldout, "frames": result["run"]["frames"],
+    return {"trained": trained, "heldout": heldout, "frames": result["run"].frames,
             "results": result["results"][replay_scenario(heldout)],
             "improved": result["improved"][replay_scenario(heldout)], "report": str(result["paths"]["json"])}
 

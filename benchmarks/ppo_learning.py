@@ -1,6 +1,6 @@
 """PPO learning on SPEC's evaluation protocol, read against greedy measured in the same run.
 
-For each seed: train with the recipe (``recipes/train.py``) for a wall-time budget, then evaluate the agent and
+For each seed: train (:func:`bikkle_rl.training.train`) for a wall-time budget, then evaluate the agent and
 greedy on the seed protocol (1 pink + 1 blue, continuing, 200 steps, gaze valid on 25 % of steps) under
 correlated, uniform and no gaze, each on ``--episodes`` batched episodes. Prints the table with the
 agent / greedy ratio per seed and scenario, the spread over seeds, and saves the learning curves of all seeds
@@ -20,16 +20,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from bikkle_rl.atomic_write import write_json
+from bikkle_rl.conf import compose_config
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
 from bikkle_rl.evaluation.report import evaluate_table, reference_factory
 from bikkle_rl.experiment import env_stack
-from recipes.train import train
+from bikkle_rl.training import train
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 SCENARIOS = ["correlated", "uniform", "none"]
 
 
@@ -37,16 +36,15 @@ def run_seed(args, seed: int, out_dir: Path) -> tuple[dict, list[dict]]:
     run_dir = out_dir / f"{args.model}_seed{seed}"
     overrides = [f"model={args.model}", f"seed={seed}", f"time_limit_minutes={args.minutes}",
                  "total_frames=1_000_000_000", "evaluation.video=false", *args.overrides]
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = compose("train", overrides=overrides)
+    cfg = compose_config("train", overrides)
     with open_dict(cfg):
         cfg.logger.log_dir = str(run_dir)
     run = train(cfg, run_dir)
-    policies = {"agent": lambda env: run["algo"].actor, "greedy": reference_factory("greedy")}
+    policies = {"agent": lambda env: run.algo.actor, "greedy": reference_factory("greedy")}
     results = evaluate_table(policies, env_stack(cfg), "seed", SCENARIOS, args.episodes,
                              seed=EVALUATION_SEED_OFFSET + seed)
-    results["frames"] = run["frames"]
-    return results, run["history"]
+    results["frames"] = run.frames
+    return results, run.history
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """End-to-end PPO training throughput (collection + update), with the pipeline's overhead made visible.
 
-For each encoder it times, with the recipe's default config (``recipes/conf/train.yaml``):
+For each encoder it times, with the recipe's default config (``bikkle_rl/conf/train.yaml``):
 - the TorchRL pipeline: Collector over the transformed batched env, then the PPO update (default epochs);
 - in the same run, the env's bare stepping rate (pure dynamics functions, no TorchRL) at the same batch, and
   a plain-tensor PPO update of the same networks on the same batch shape (no TensorDict, no torchrl loss),
@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
+from bikkle_rl.conf import compose_config
 from bikkle_rl.envs import BikkleConfig, dynamics
 from bikkle_rl.experiment import make_algorithm, make_collector, make_train_env, resolve_device
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 MODES = {
     "eager": ["compile=false", "cudagraphs=false"],
     "compile": ["compile=true", "cudagraphs=false"],
@@ -38,8 +36,7 @@ MODES = {
 
 
 def train_config(encoder: str, overrides: list[str]):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = compose("train", overrides=[f"model={encoder}", *overrides])
+    cfg = compose_config("train", [f"model={encoder}", *overrides])
     with open_dict(cfg):
         cfg.logger.log_dir = "."
     return cfg

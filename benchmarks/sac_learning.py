@@ -26,15 +26,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+from bikkle_rl.conf import compose_config
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
 from bikkle_rl.evaluation.report import evaluate_table, reference_factory
 from bikkle_rl.experiment import env_stack
-from recipes.train import train
+from bikkle_rl.training import train
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 VARIANTS = {
     "sac-uniform": ["experiment=sac_mlp", "algo.replay.kind=uniform"],
     "sac-event": ["experiment=sac_mlp", "algo.replay.kind=event"],
@@ -49,12 +48,11 @@ def make_config(variant: str, seed: int, frames: int, run_dir: Path, overrides: 
     """The recipe's config for one run: MLP, no checkpoints or learning curve during training."""
     algo_overrides = VARIANTS[variant]
     extra = [o for o in overrides if not o.startswith("algo.") or variant.startswith("sac")]
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = compose("train", overrides=[
-            "model=mlp", *algo_overrides, f"seed={seed}", f"total_frames={frames}",
-            f"checkpoint.every_frames={10 * frames}", f"evaluation.every_frames={10 * frames}",
-            "evaluation.curve_episodes=16", "evaluation.video=false", *extra,
-        ])
+    cfg = compose_config("train", [
+        "model=mlp", *algo_overrides, f"seed={seed}", f"total_frames={frames}",
+        f"checkpoint.every_frames={10 * frames}", f"evaluation.every_frames={10 * frames}",
+        "evaluation.curve_episodes=16", "evaluation.video=false", *extra,
+    ])
     with open_dict(cfg):
         cfg.logger.log_dir = str(run_dir)
     return cfg
@@ -73,11 +71,11 @@ def run(variant: str, seed: int, args: argparse.Namespace) -> dict:
         start = time.perf_counter()
         result = train(cfg, Path(run_dir))
         seconds = time.perf_counter() - start
-        algo = result["algo"]
+        algo = result.algo
         table = evaluate_table({"agent": lambda env: algo.actor}, env_stack(cfg), PROTOCOL, [SCENARIO],
                                args.episodes, seed=EVALUATION_SEED_OFFSET + seed, device=cfg.device)
-    return {"return": table[SCENARIO]["agent"]["mean"], "frames": result["frames"], "seconds": seconds,
-            "steps_per_s": result["frames"] / seconds, "updates_per_s": gradient_steps(algo, cfg) / seconds}
+    return {"return": table[SCENARIO]["agent"]["mean"], "frames": result.frames, "seconds": seconds,
+            "steps_per_s": result.frames / seconds, "updates_per_s": gradient_steps(algo, cfg) / seconds}
 
 
 def greedy_return(args: argparse.Namespace) -> float:

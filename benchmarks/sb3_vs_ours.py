@@ -1,6 +1,6 @@
 """Stable-Baselines3 PPO against our PPO recipe for the same wall time, read against greedy in the same run.
 
-Both train on the recipe's training arena (``recipes/conf/env/train.yaml``: 1 pink + 1 blue, episodic, small
+Both train on the recipe's training arena (``bikkle_rl/conf/env/train.yaml``: 1 pink + 1 blue, episodic, small
 shaping) for ``--minutes`` each, without gaze, with the hyper-parameters of ``experiment=ppo_mlp`` where SB3
 has the knob (a 16 k-step batch in 4 minibatches, 4 epochs, lr 1e-3, gamma 0.97, ReLU [64, 64], a normalised
 reward). SB3 steps ``make_vec``'s batched vector env through a small VecEnv adapter (same-step autoreset). Then
@@ -23,7 +23,6 @@ import gymnasium
 import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
@@ -31,14 +30,14 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
 import bikkle_rl  # noqa: F401  (registers the ids)
+from bikkle_rl.conf import compose_config
 from bikkle_rl.evaluation import summarize
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
 from bikkle_rl.evaluation.report import evaluate_table, reference_factory
 from bikkle_rl.experiment import env_stack
 from bikkle_rl.policies.greedy import GreedyActor
-from recipes.train import train
+from bikkle_rl.training import train
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
 EVALUATION_ID = "bikkle_rl/Bikkle-v0"
 
 
@@ -98,13 +97,12 @@ class StopAfter(BaseCallback):
 def train_ours(args, out_dir: Path) -> tuple[dict, Any]:
     overrides = ["experiment=ppo_mlp", "gaze=none", f"seed={args.seed}", f"time_limit_minutes={args.minutes}",
                  "total_frames=1_000_000_000", "evaluation.video=false", *args.overrides]
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = compose("train", overrides=overrides)
+    cfg = compose_config("train", overrides)
     with open_dict(cfg):
         cfg.logger.log_dir = str(out_dir / "ours")
     start = time.perf_counter()
     run = train(cfg, out_dir / "ours")
-    return {"frames": run["frames"], "seconds": time.perf_counter() - start, "actor": run["algo"].actor}, cfg
+    return {"frames": run.frames, "seconds": time.perf_counter() - start, "actor": run.algo.actor}, cfg
 
 
 def train_sb3(args, cfg) -> dict:

@@ -1,8 +1,9 @@
 """Loads a trained agent from a run's checkpoint: the actor with its weights and the run's config.
 
 The checkpoint (``final.pt`` or ``checkpoints/checkpoint_*.pt`` of a training run) stores the resolved run
-config beside the networks, so the actor is rebuilt exactly as trained: the env stack of the config sizes it
-(observation keys and widths, oracle flags), the model config shapes it, the weights fill it. Example::
+config and the model config the networks were built with beside the networks, so the actor is rebuilt exactly as
+trained: the env stack of the config sizes it (observation keys and widths, oracle flags), the model config shapes
+it, the weights fill it. Example::
 
     actor, run_config = load_agent("outputs/2026-01-01/12-00-00/final.pt")
     env = make_env(env_stack(run_config, num_envs=64, reward_norm=None), seed=0)
@@ -20,8 +21,7 @@ from torchrl.modules import ProbabilisticActor
 
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint, load_state
 from bikkle_rl.envs.stack import make_env
-from bikkle_rl.experiment import env_stack
-from bikkle_rl.losses.sac import sac_actor_config
+from bikkle_rl.experiment import built_model_config, env_stack
 from bikkle_rl.modules import ModelConfig, make_actor
 from bikkle_rl.modules.gaze_adapter import with_fresh_adapters
 
@@ -31,7 +31,8 @@ def load_agent(path: str | Path, device: str | torch.device = "cpu",
     """``(actor, run_config)`` from the checkpoint at ``path``, the actor on ``device`` in eval mode.
 
     ``model`` builds the actor with another model config than the run's (a fine-tune's, which may add a gaze
-    adapter: it stays fresh, so the actor computes the checkpoint's function as the fine-tune starts it).
+    adapter: it stays fresh, so the actor computes the checkpoint's function as the fine-tune starts it), with
+    the fields the run's algorithm fixes (:func:`~bikkle_rl.modules.algorithm_model_config`).
 
     The actor samples by default; run it under ``set_exploration_type(ExplorationType.DETERMINISTIC)`` (as
     :func:`~bikkle_rl.evaluation.evaluate_policy` does) for its mean action. ``run_config`` is the training
@@ -47,9 +48,12 @@ def load_agent(path: str | Path, device: str | torch.device = "cpu",
         raise CheckpointError(f"checkpoint {str(path)!r}: entry 'algo' holds no actor weights")
     try:
         env = make_env(env_stack(run_config, num_envs=1, device=str(device), reward_norm=None))
-        model_cfg = ModelConfig(**(model or run_config["model"]))
-        if run_config.get("algo", {}).get("name") == "sac":
-            model_cfg = sac_actor_config(model_cfg)
+        if model is not None:
+            model_cfg = built_model_config({**run_config, "model": model})
+        elif "model" in payload:
+            model_cfg = ModelConfig(**payload["model"])
+        else:  # a checkpoint written before checkpoints stored the built model config
+            model_cfg = built_model_config(run_config)
         actor = make_actor(model_cfg, env).to(device)
     except (ValueError, TypeError, KeyError) as error:
         raise CheckpointError(f"checkpoint {str(path)!r}: its config does not build an agent: {error}") from error

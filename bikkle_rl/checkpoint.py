@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import sys
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 import torch
 
 from bikkle_rl.atomic_write import PathLike, write_atomically
+from bikkle_rl.buffers import ReplayBuffer
 
 
 class CheckpointError(RuntimeError):
@@ -145,6 +148,39 @@ class CheckpointManager:
         for old in self.checkpoints()[:-self.keep_last]:
             old.unlink(missing_ok=True)
         return path
+
+
+def save_buffer_snapshot(buffer: ReplayBuffer, directory: PathLike, step: int) -> str | None:
+    """Writes ``buffer`` to a fresh ``directory/frames_{step:012d}`` and removes older snapshots there; returns the
+    snapshot's path for the checkpoint to name (None for an empty buffer: nothing is written).
+
+    The snapshot appears under its final name only once complete (written under a temporary name, then renamed),
+    so a checkpoint never points at a half-written buffer. A replay buffer is too large to live in the checkpoint
+    file itself, which every ``checkpoint.every_frames`` rewrites.
+    """
+    if not len(buffer):
+        return None
+    root = Path(directory)
+    target = root / f"frames_{int(step):012d}"
+    partial = root / ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    buffer.dumps(partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    for old in root.glob("frames_*"):
+        if old != target:
+            shutil.rmtree(old, ignore_errors=True)
+    return str(target)
+
+
+def load_buffer_snapshot(buffer: ReplayBuffer, snapshot: PathLike) -> None:
+    """Fills ``buffer`` from :func:`save_buffer_snapshot`'s ``snapshot``; when it is gone, warns and leaves the
+    buffer empty (a resumed run refills it with the trained policy)."""
+    if Path(snapshot).is_dir():
+        buffer.loads(snapshot)
+    else:
+        warnings.warn(f"replay buffer snapshot {str(snapshot)!r} is gone; resuming with an empty buffer", stacklevel=2)
 
 
 def capture_rng_state(generators: Mapping[str, torch.Generator] | None = None) -> dict[str, Any]:

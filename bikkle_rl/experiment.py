@@ -1,6 +1,6 @@
 """Builders shared by the training recipes: device, env, algorithm, collector, checkpoints of a run.
 
-A run's config (``recipes/conf/train.yaml``) holds the env stack fields of
+A run's config (``bikkle_rl/conf/train.yaml``) holds the env stack fields of
 :class:`~bikkle_rl.envs.make_env.EnvStackConfig` at its top level (``env``, ``num_envs``, ``device``, ``stack``,
 ``transforms``, ``gaze``, ``reward_norm``, ``oracle``) beside ``model``, ``algo``, ``logger`` and the run's
 own settings. PPO and SAC share everything here and differ only in their ``algo`` object.
@@ -18,18 +18,22 @@ import torch
 from torchrl.collectors import Collector
 from torchrl.envs import TransformedEnv
 
+from bikkle_rl.algorithms import Algorithm
+from bikkle_rl.algorithms.optim import quiet_compile
+from bikkle_rl.algorithms.ppo import PPO, PPOConfig
+from bikkle_rl.algorithms.sac import SAC, SACConfig
 from bikkle_rl.checkpoint import (
     CheckpointError,
     capture_rng_state,
+    load_buffer_snapshot,
     load_checkpoint,
     load_state,
     restore_rng_state,
+    save_buffer_snapshot,
 )
 from bikkle_rl.envs.stack import EnvStackConfig, make_env, plain_config
 from bikkle_rl.envs.transforms import RewardNormalization
-from bikkle_rl.losses.optim import quiet_compile
-from bikkle_rl.losses.ppo import PPO, PPOConfig
-from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor, make_critic
+from bikkle_rl.modules import ModelConfig, algorithm_model_config, gaze_parameters, make_networks
 
 ENV_STACK_KEYS = tuple(f.name for f in dataclasses.fields(EnvStackConfig))
 CHECKPOINT_KEYS = ("algo", "transforms", "frames", "iterations", "rng", "config")
@@ -91,8 +95,16 @@ def freeze_non_gaze(*networks: torch.nn.Module) -> None:
             parameter.requires_grad_(id(parameter) in keep)
 
 
-def make_algorithm(cfg: Any, env: TransformedEnv, device: torch.device):
-    """The training algorithm (PPO or SAC) with fresh networks for ``env``, on ``device``.
+def built_model_config(cfg: Any) -> ModelConfig:
+    """The model config a run's networks are built with: its ``model`` with the fields its algorithm fixes
+    (:func:`~bikkle_rl.modules.algorithm_model_config`). Checkpoints store it as ``model``."""
+    plain = plain_config(cfg)
+    return algorithm_model_config(ModelConfig(**plain["model"]), plain["algo"].get("name"))
+
+
+def make_algorithm(cfg: Any, env: TransformedEnv, device: torch.device) -> Algorithm:
+    """The training algorithm (PPO or SAC), handed fresh networks for ``env`` on ``device``
+    (:func:`~bikkle_rl.modules.make_networks`).
 
     ``freeze_non_gaze: true`` (PPO only) trains only the gaze parameters of actor and critic.
     """
@@ -105,21 +117,17 @@ def make_algorithm(cfg: Any, env: TransformedEnv, device: torch.device):
     freeze = config_flag(plain, "freeze_non_gaze")
     if freeze and name != "ppo":
         raise ValueError(f"freeze_non_gaze=true needs algo.name='ppo', got {name!r}")
+    if name == "ppo" and cudagraphs and not compiled and model_cfg.distribution != "tanh_normal":
+        raise ValueError(f"cudagraphs=true with compile=false needs model.distribution=tanh_normal under PPO, got "
+                         f"{model_cfg.distribution!r}: ClipPPOLoss checks a Gaussian's analytic entropy for NaN on "
+                         "the host, which a CUDA graph cannot capture (compile=true skips that check)")
+    actor, critics = make_networks(model_cfg, env, name, device)
+    if freeze:
+        freeze_non_gaze(actor, *critics)
     if name == "ppo":
-        if cudagraphs and not compiled and model_cfg.distribution != "tanh_normal":
-            raise ValueError(f"cudagraphs=true with compile=false needs model.distribution=tanh_normal under PPO, got "
-                             f"{model_cfg.distribution!r}: ClipPPOLoss checks a Gaussian's analytic entropy for NaN on "
-                             "the host, which a CUDA graph cannot capture (compile=true skips that check)")
-        actor, critic = make_actor(model_cfg, env).to(device), make_critic(model_cfg, env).to(device)
-        if freeze:
-            freeze_non_gaze(actor, critic)
+        (critic,) = critics
         return PPO(PPOConfig(**algo_cfg), actor, critic, compile=compiled, cudagraphs=cudagraphs)
-    if name == "sac":
-        from bikkle_rl.losses.sac import SAC, SACConfig
-
-        return SAC(SACConfig(**algo_cfg), model_cfg, env, device=device,
-                   compile=compiled, cudagraphs=cudagraphs)
-    raise ValueError(f"algo.name must be 'ppo' or 'sac', got {name!r}")
+    return SAC(SACConfig(**algo_cfg), actor, critics, compile=compiled, cudagraphs=cudagraphs)
 
 
 def whole_batches(frames: int, frames_per_batch: int) -> int:
@@ -127,7 +135,8 @@ def whole_batches(frames: int, frames_per_batch: int) -> int:
     return -(-frames // frames_per_batch) * frames_per_batch
 
 
-def make_collector(cfg: Any, env: TransformedEnv, algo, total_frames: int, device: torch.device) -> Collector:
+def make_collector(cfg: Any, env: TransformedEnv, algo: Algorithm, total_frames: int,
+                   device: torch.device) -> Collector:
     """A torchrl ``Collector`` stepping the batched env in-process on the training device.
 
     ``total_frames`` is rounded up to whole batches (a run ends after the batch that reaches its budget); -1
@@ -149,7 +158,7 @@ def make_collector(cfg: Any, env: TransformedEnv, algo, total_frames: int, devic
         frames_per_batch=frames_per_batch,
         total_frames=total_frames if total_frames == -1 else whole_batches(total_frames, frames_per_batch),
         device=device,
-        init_random_frames=whole_batches(getattr(algo, "init_random_frames", None) or 0, frames_per_batch) or None,
+        init_random_frames=whole_batches(algo.init_random_frames, frames_per_batch) or None,
         compile_policy=compile_policy,
         cudagraph_policy=cudagraph_policy,
     )
@@ -161,17 +170,26 @@ def reward_normalizer(env: TransformedEnv) -> RewardNormalization | None:
     return found[0] if found else None
 
 
-def checkpoint_payload(cfg: Any, algo, env: TransformedEnv, frames: int, iterations: int,
+def checkpoint_payload(cfg: Any, algo: Algorithm, env: TransformedEnv, frames: int, iterations: int,
                        curve: list[dict] = ()) -> dict:
     """Everything a resumed run needs: networks, optimizers, env-transform statistics, counters, RNGs, config,
-    and the learning curve so far (its ``LearningCurve.rows``)."""
+    the model config the networks were built with (what :func:`~bikkle_rl.agent_io.load_agent` rebuilds the
+    actor from), and the learning curve so far (its ``LearningCurve.rows``).
+
+    With ``algo.save_buffer`` the replay buffer is written now to a snapshot under ``algo.buffer_dir``, and
+    ``buffer`` names it (:func:`~bikkle_rl.checkpoint.save_buffer_snapshot`); else ``buffer`` is None.
+    """
+    plain = plain_config(cfg)
+    save_buffer = algo.buffer is not None and plain["algo"].get("save_buffer", False)
     return {
         "algo": algo.state_dict(),
+        "buffer": save_buffer_snapshot(algo.buffer, plain["algo"]["buffer_dir"], frames) if save_buffer else None,
         "transforms": env.transform.state_dict(),
         "frames": frames,
         "iterations": iterations,
         "rng": capture_rng_state({"env": env.base_env.rng}),
-        "config": plain_config(cfg),
+        "config": plain,
+        "model": dataclasses.asdict(built_model_config(plain)),
         "curve": list(curve),
     }
 
@@ -189,8 +207,9 @@ def load_run_checkpoint(path: str | Path) -> dict:
     return load_checkpoint(path, expected=dict.fromkeys(CHECKPOINT_KEYS))
 
 
-def resume_from(path: str | Path, algo, env: TransformedEnv, payload: dict | None = None) -> ResumePoint:
-    """Restores a run's checkpoint into ``algo`` and ``env``; returns where the run stands.
+def resume_from(path: str | Path, algo: Algorithm, env: TransformedEnv, payload: dict | None = None) -> ResumePoint:
+    """Restores a run's checkpoint into ``algo`` and ``env``, its replay-buffer snapshot too if it names one;
+    returns where the run stands.
 
     ``payload``: the checkpoint at ``path`` if already loaded. Episodes in flight at the checkpoint are not
     restored: the env starts fresh episodes. A checkpoint written before curves were saved resumes with an empty
@@ -198,12 +217,16 @@ def resume_from(path: str | Path, algo, env: TransformedEnv, payload: dict | Non
     """
     payload = load_run_checkpoint(path) if payload is None else payload
     load_state(algo, payload["algo"], path, "algo")
+    # checkpoints written before the snapshot had its own entry name it inside the algorithm's state
+    snapshot = payload.get("buffer", payload["algo"].get("buffer"))
+    if snapshot is not None:
+        load_buffer_snapshot(algo.buffer, snapshot)
     load_state(env.transform, payload["transforms"], path, "transforms")
     restore_rng_state(payload["rng"], {"env": env.base_env.rng})
     return ResumePoint(int(payload["frames"]), int(payload["iterations"]), list(payload.get("curve", [])))
 
 
-def init_weights_from(path: str | Path, algo) -> None:
+def init_weights_from(path: str | Path, algo: Algorithm) -> None:
     """Starts a new run from a checkpoint's network weights (optimizer and counters start fresh)."""
     payload = load_checkpoint(path, expected={"algo": None})
     try:

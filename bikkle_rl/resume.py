@@ -4,6 +4,7 @@
 without ``model=mlp`` stays an MLP run. Settings given on the resuming command line apply on top; those that
 cannot change in the middle of a run (the model, the algorithm, the arena, the gaze...) are refused by name
 unless ``force_resume=true``. Budgets, devices, checkpointing, evaluation and logging may change.
+:func:`command_line_config` builds that config inside ``bikkle-train``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from hydra import compose
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from bikkle_rl.envs.stack import plain_config
+from bikkle_rl.experiment import load_run_checkpoint
+from bikkle_rl.run_directory import resume_checkpoint
 
 ADJUSTABLE = ("total_frames", "time_limit_minutes", "device", "cpu_threads", "compile", "cudagraphs", "checkpoint",
               "evaluation")
@@ -111,3 +120,15 @@ def override_keys(overrides: Iterable[str]) -> list[str]:
     """The config keys Hydra command-line overrides name: ``model=mlp`` -> ``model``, ``+gaze.hold=1`` ->
     ``gaze.hold``, ``~x`` -> ``x``."""
     return [override.split("=", 1)[0].lstrip("+~") for override in overrides]
+
+
+def command_line_config(cfg: DictConfig) -> DictConfig:
+    """The config this command line asks for; when resuming, the checkpoint's with this command line's changes
+    on top (:func:`resumed_config`). Runs inside a Hydra app (it reads the command line's overrides)."""
+    if not cfg.resume:
+        return cfg
+    overrides = list(HydraConfig.get().overrides.task)
+    defaults = compose(config_name="train", overrides=[o for o in overrides if override_keys([o])[0] == "resume"])
+    checkpoint = load_run_checkpoint(resume_checkpoint(cfg.resume))["config"]
+    return OmegaConf.create(resumed_config(plain_config(cfg), plain_config(defaults), checkpoint,
+                                           override_keys(overrides)))

@@ -1,10 +1,11 @@
 """Typed schemas of the recipes' configs and the start-up checks that types cannot express.
 
-Each recipe's YAML names its schema first in its defaults list (``recipes/conf/train.yaml``: ``train_schema``,
+Each recipe's YAML names its schema first in its defaults list (``bikkle_rl/conf/train.yaml``: ``train_schema``,
 :class:`TrainConfig`), so Hydra refuses a run-level value of the wrong type or an unknown key while it composes the
 config, naming the field: ``bikkle-train total_frames=abc`` stops with ``Value 'abc' of type 'str' could not be
 converted to Integer ... full_key: total_frames``. The schemas are registered with Hydra's ``ConfigStore`` when
-this module is imported (:func:`register_configs`): whatever composes a recipe's config imports it first.
+this module is imported (:func:`register_configs`): whatever composes a recipe's config imports it first, as
+:mod:`bikkle_rl.conf` does.
 
 The checks (:func:`check_train_config`, :func:`check_evaluate_config`, :func:`check_finetune_config`) run before
 any training or evaluation and cover the rest: ranges, the device, the evaluation's protocol, scenarios (their
@@ -76,7 +77,7 @@ class TrainEvaluationConfig(EvaluationConfig):
 
 @dataclass
 class TrainConfig:
-    """``recipes/conf/train.yaml`` (``train_schema``): the config groups, then the run's own settings.
+    """``bikkle_rl/conf/train.yaml`` (``train_schema``): the config groups, then the run's own settings.
 
     The groups stay untyped here and :func:`check_train_config` builds their dataclasses: ``gaze`` (each source has
     its own options; ``+gaze.hold=true`` adds one) and ``algo`` (PPO's or SAC's fields) differ by choice, and typing
@@ -113,7 +114,7 @@ class TrainConfig:
 
 @dataclass
 class EvaluateConfig:
-    """``recipes/conf/evaluate.yaml`` (``evaluate_schema``): a trained agent's evaluation."""
+    """``bikkle_rl/conf/evaluate.yaml`` (``evaluate_schema``): a trained agent's evaluation."""
 
     checkpoint: str = MISSING
     protocol: str = MISSING
@@ -132,7 +133,7 @@ class EvaluateConfig:
 
 @dataclass
 class FinetuneConfig:
-    """``recipes/conf/finetune_gaze.yaml`` (``finetune_gaze_schema``): a gaze fine-tune of a pretrained agent.
+    """``bikkle_rl/conf/finetune_gaze.yaml`` (``finetune_gaze_schema``): a gaze fine-tune of a pretrained agent.
 
     ``gaze`` is untyped as in :class:`TrainConfig`; ``algo`` holds overrides of the pretrained run's algorithm.
     """
@@ -296,8 +297,8 @@ def check_evaluation(evaluation: Any, prefix: str = "evaluation.", train_stack: 
 
 def check_algo(values: Mapping) -> Any:
     """The ``algo`` group as ``PPOConfig`` or ``SACConfig``, by its ``name``."""
-    from bikkle_rl.losses.ppo import PPOConfig
-    from bikkle_rl.losses.sac import SACConfig
+    from bikkle_rl.algorithms.ppo import PPOConfig
+    from bikkle_rl.algorithms.sac import SACConfig
 
     algorithms = {"ppo": PPOConfig, "sac": SACConfig}
     if not isinstance(values, Mapping) or values.get("name") not in algorithms:

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 from tensordict import TensorDict
 
+from bikkle_rl.conf import compose_config
 from bikkle_rl.envs import BikkleEnv
-from bikkle_rl.run_config import register_configs
-
-register_configs()  # the recipes' YAMLs name their typed schemas, which Hydra finds in its ConfigStore
+from bikkle_rl.training import train
 
 
 @pytest.fixture
@@ -36,8 +34,6 @@ def place():
     return install
 
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "recipes" / "conf"
-
 TINY = [
     "model=mlp",
     "num_envs=32",
@@ -51,8 +47,7 @@ TINY = [
 
 
 def _compose(*overrides: str) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        return compose("train", overrides=list(overrides), return_hydra_config=False)
+    return compose_config("train", overrides)
 
 
 @pytest.fixture
@@ -78,8 +73,6 @@ def compose_train():
 def pretrained_gaze_agent(tmp_path_factory) -> Path:
     """A tiny MLP agent of the gaze-value arena (3 pink + 3 blue), trained without gaze for a few hundred steps:
     the ``final.pt`` a gaze-only fine-tune starts from (shared by the tests that only need its shapes)."""
-    from recipes.train import train
-
     run_dir = tmp_path_factory.mktemp("pretrained_gaze_agent")
     cfg = _compose(*TINY, "env=gaze_value", "gaze=none", "total_frames=256", "evaluation.protocol=gaze-value",
                    "evaluation.curve_episodes=4")

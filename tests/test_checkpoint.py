@@ -1,19 +1,24 @@
-"""Atomic checkpoint files, rotation, clear errors on damaged or mismatched files, and RNG state capture."""
+"""Atomic checkpoint files, rotation, clear errors on damaged or mismatched files, replay-buffer snapshots, and RNG
+state capture."""
 
 import random
 
 import numpy as np
 import pytest
 import torch
+from tensordict import TensorDict
 from torch import nn
 
+from bikkle_rl.buffers import ReplayConfig, make_replay_buffer
 from bikkle_rl.checkpoint import (
     CheckpointError,
     CheckpointManager,
     capture_rng_state,
+    load_buffer_snapshot,
     load_checkpoint,
     load_state,
     restore_rng_state,
+    save_buffer_snapshot,
     save_checkpoint,
 )
 
@@ -111,6 +116,25 @@ def test_manager_keeps_the_last_checkpoints_in_step_order(tmp_path):
     assert load_checkpoint(manager.latest())["step"] == 100
     with pytest.raises(ValueError, match="keep_last"):
         CheckpointManager(tmp_path, keep_last=0)
+
+
+def uniform_buffer(rows: int = 0):
+    buffer = make_replay_buffer(ReplayConfig(kind="uniform", size=100), batch_size=4)
+    if rows:
+        buffer.extend(TensorDict({"action": torch.arange(rows, dtype=torch.float32)}, [rows]))
+    return buffer
+
+
+def test_buffer_snapshot_replaces_the_older_one_and_reloads(tmp_path):
+    assert save_buffer_snapshot(uniform_buffer(), tmp_path, 1) is None  # an empty buffer writes nothing
+    first = save_buffer_snapshot(uniform_buffer(3), tmp_path, 3)
+    newer = save_buffer_snapshot(uniform_buffer(5), tmp_path, 5)
+    assert [p.name for p in tmp_path.iterdir()] == ["frames_000000000005"]  # older one removed, no partial left
+    restored = uniform_buffer()
+    load_buffer_snapshot(restored, newer)
+    assert restored.storage[: len(restored)]["action"].tolist() == [0, 1, 2, 3, 4]
+    with pytest.warns(UserWarning, match="frames_000000000003.*gone"):
+        load_buffer_snapshot(uniform_buffer(), first)
 
 
 def draws(generator):

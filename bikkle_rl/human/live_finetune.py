@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 from tensordict import TensorDictBase
 from torchrl.envs import TransformedEnv
@@ -39,16 +38,17 @@ from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.checkpoint import load_checkpoint, load_state, save_checkpoint
+from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.stack import make_env, plain_config
 from bikkle_rl.evaluation.protocols import EVALUATION_ARENA, evaluation_stack
 from bikkle_rl.evaluation.stats import summarize
 from bikkle_rl.experiment import env_stack, init_weights_from, make_algorithm, reward_normalizer
+from bikkle_rl.finetune import finetune_config
 from bikkle_rl.gaze.source import GazeSource
 from bikkle_rl.recording import BASE_COLUMNS, Recording, RecordingWriter, load_recording, save_recording
 
 PHASES = ("before", "train", "after")
 CHECKPOINT_NAME, RECORDING_NAME = "live_finetune.pt", "recording.npz"
-FINETUNE_CONF_DIR = Path(__file__).resolve().parents[2] / "recipes" / "conf"
 
 
 @dataclass
@@ -77,11 +77,8 @@ class LiveFinetuneConfig:
 def live_train_config(checkpoint: str | Path, session_dir: Path, overrides: list[str] = ()) -> DictConfig:
     """The fine-tune's training config (``bikkle-finetune``'s, with its ``overrides``) for one arena, a batch
     per episode of the evaluation protocol, eager (compiling would stall the first updates)."""
-    from recipes.finetune_gaze import finetune_config  # the fine-tune recipe's config is the one source of truth
-
-    with initialize_config_dir(config_dir=str(FINETUNE_CONF_DIR), version_base=None):
-        cfg = compose("finetune_gaze", overrides=[f"checkpoint={checkpoint}", "gaze=none",
-                                                  f"out_dir={session_dir}", *overrides])
+    cfg = compose_config("finetune_gaze", [f"checkpoint={checkpoint}", "gaze=none", f"out_dir={session_dir}",
+                                           *overrides])
     _, pretrained = load_agent(checkpoint)
     train_cfg = finetune_config(cfg, pretrained, session_dir)
     with open_dict(train_cfg):

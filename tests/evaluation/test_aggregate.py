@@ -16,7 +16,7 @@ from bikkle_rl.evaluation.aggregate import (
     write_aggregate,
 )
 from bikkle_rl.evaluation.report import write_report
-from recipes.aggregate import main as aggregate_main
+from bikkle_rl.recipes.aggregate import main as aggregate_main
 
 
 def cell(mean):

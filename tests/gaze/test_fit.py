@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.stack import GazeConfig, make_env
 from bikkle_rl.envs.transforms import GazeInjection
@@ -23,7 +23,6 @@ from bikkle_rl.human.fit_gaze_cli import main
 from bikkle_rl.recording import save_recording
 from bikkle_rl.human.simulate import simulate_recording
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "recipes" / "conf"
 ARENA = BikkleConfig(num_pink=3, num_blue=3, episode_mode="continuing", max_steps=400)
 SOURCES = {
     "person": {"fixation_ms": (200.0, 500.0), "high_value_bias": 0.7, "fixation_std": 0.02, "noise_std": 0.04,
@@ -97,8 +96,7 @@ def test_the_fitted_file_builds_a_realistic_source_for_training_and_evaluation(t
                     "gaze": {"source": "fitted", "path": str(path)}}, seed=0)
     rollout = env.rollout(8)
     assert rollout["gaze_valid"][:, :3].sum() == 0  # the fitted 3-step latency: an empty pipeline at the start
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = compose("train", overrides=["gaze=fitted", f"gaze.path={path}"])
+    cfg = compose_config("train", ["gaze=fitted", f"gaze.path={path}"])
     gaze = GazeConfig.from_mapping(OmegaConf.to_container(cfg.gaze, resolve=True)).build(seed=0)
     assert isinstance(gaze.source, FittedGaze) and gaze.p_valid == 1.0
 

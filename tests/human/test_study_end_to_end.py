@@ -5,22 +5,19 @@ and evaluated on the held-out part, replayed closed loop."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
+from bikkle_rl.conf import compose_config
+from bikkle_rl.finetune import run_finetune
 from bikkle_rl.gaze.fit import fit_gaze
 from bikkle_rl.gaze.fitted import save_fitted
 from bikkle_rl.human.cli import main as play_main
 from bikkle_rl.human.participant import Participant
 from bikkle_rl.recording import load_recording, save_recording, select_episodes
-from recipes.finetune_gaze import run_finetune
 
 pytest.importorskip("pylsl")
 pytest.importorskip("pygame")
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "recipes" / "conf"
 
 
 @pytest.mark.slow
@@ -56,10 +53,9 @@ def test_participant_live_finetune_fit_offline_finetune_and_held_out_evaluation(
     assert 0.3 < fit.high_value_bias.value < 0.9
     person = save_fitted(fit, tmp_path / "person.yaml", [train])
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = compose("finetune_gaze", overrides=[
-            f"checkpoint={pretrained_gaze_agent}", "gaze=fitted", f"gaze.path={person}", f"heldout=[{heldout}]",
-            "total_frames=256", "algo.optim.warmup=0.0", "evaluation.scenarios=[none]", "evaluation.episodes=4",
-            "evaluation.references=[greedy]", f"out_dir={tmp_path / 'offline'}"])
+    cfg = compose_config("finetune_gaze", [
+        f"checkpoint={pretrained_gaze_agent}", "gaze=fitted", f"gaze.path={person}", f"heldout=[{heldout}]",
+        "total_frames=256", "algo.optim.warmup=0.0", "evaluation.scenarios=[none]", "evaluation.episodes=4",
+        "evaluation.references=[greedy]", f"out_dir={tmp_path / 'offline'}"])
     results = run_finetune(cfg)["results"]
     assert set(results[f"replay-pellet:{heldout}"]) == {"before", "after", "greedy"}

@@ -1,27 +1,25 @@
 """The evaluation recipe: agreement with a gymnasium loop, load_agent round trip, clear errors, the report."""
 
 import json
-from pathlib import Path
 
 import gymnasium
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from tensordict import TensorDict
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
+from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.stack import make_env
 from bikkle_rl.evaluation import evaluate_policy
+from bikkle_rl.evaluation.agent_evaluation import run_evaluation
 from bikkle_rl.evaluation.protocols import evaluation_stack
 from bikkle_rl.experiment import env_stack
 from bikkle_rl.policies import make_reference_policy
-from recipes.evaluate import run_evaluation
-from recipes.train import train
+from bikkle_rl.training import train
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "recipes" / "conf"
 PROTOCOL_ARENAS = {"seed": {"num_pink": 1, "num_blue": 1}, "gaze-value": {"num_pink": 3, "num_blue": 3}}
 
 
@@ -66,8 +64,7 @@ def tiny_runs(tmp_path_factory):
               "compile=false"]
     paths = {}
     for name, overrides in (("agent", ["gaze=correlated"]), ("oracle", ["gaze=none", "oracle=true"])):
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-            cfg = compose("train", overrides=[*common, *overrides, f"logger.log_dir={root / name}"])
+        cfg = compose_config("train", [*common, *overrides, f"logger.log_dir={root / name}"])
         train(cfg, root / name)
         paths[name] = root / name / "final.pt"
     return paths
@@ -98,8 +95,8 @@ def test_corrupt_or_foreign_checkpoint_gives_a_clear_error(tiny_runs, tmp_path):
     for name, change, match in (
         ("no_actor.pt", lambda p: p["algo"].pop("actor"), "no actor weights"),
         ("no_config.pt", lambda p: p.pop("config"), "no entry 'config'"),
-        ("bad_config.pt", lambda p: p["config"]["model"].update(encoder="rnn"), "does not build an agent"),
-        ("other_model.pt", lambda p: p["config"]["model"].update(hidden=32), "does not fit the model"),
+        ("bad_config.pt", lambda p: p["model"].update(encoder="rnn"), "does not build an agent"),
+        ("other_model.pt", lambda p: p["model"].update(hidden=32), "does not fit the model"),
     ):
         broken = load_checkpoint(good)
         change(broken)
@@ -110,8 +107,7 @@ def test_corrupt_or_foreign_checkpoint_gives_a_clear_error(tiny_runs, tmp_path):
 
 
 def compose_evaluate(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        return compose("evaluate", overrides=list(overrides))
+    return compose_config("evaluate", overrides)
 
 
 def test_evaluation_writes_table_and_value_of_gaze(tiny_runs, tmp_path):
@@ -172,5 +168,5 @@ def test_a_sac_checkpoint_loads_as_an_agent(compose_train, tmp_path):
                         "algo.init_random_frames=256", "algo.batch_size=32")
     run = train(cfg, tmp_path)
     actor, _ = load_agent(tmp_path / "final.pt")
-    for name, value in run["algo"].actor.state_dict().items():
+    for name, value in run.algo.actor.state_dict().items():
         assert torch.equal(value, actor.state_dict()[name]), name

@@ -5,25 +5,24 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import open_dict
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.checkpoint import load_checkpoint
+from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.stack import make_env, plain_config
 from bikkle_rl.envs.transforms.token_layout import TokenType
 from bikkle_rl.experiment import env_stack, make_algorithm, make_train_env
+from bikkle_rl.finetune import finetune_config, run_finetune
 from bikkle_rl.gaze import RealisticGaze
 from bikkle_rl.recording import save_recording
 from bikkle_rl.human.simulate import simulate_recording
 from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor
-from recipes.finetune_gaze import finetune_config, run_finetune
-from recipes.train import train
+from bikkle_rl.training import train
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "recipes" / "conf"
 SMALL_UPDATE = ["num_envs=16", "algo.frames_per_env=8", "algo.epochs=2", "algo.minibatches=2", "gaze=correlated"]
 
 
@@ -80,8 +79,7 @@ def test_freeze_fails_clearly_without_gaze_or_with_sac(compose_train, tmp_path):
 
 
 def compose_finetune(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        return compose("finetune_gaze", overrides=list(overrides))
+    return compose_config("finetune_gaze", overrides)
 
 
 def test_finetune_config_swaps_gaze_budget_and_freeze(compose_train, tmp_path):
@@ -207,7 +205,7 @@ def test_gaze_only_finetune_end_to_end(compose_train, tmp_path, model):
     output = run_finetune(cfg)
 
     pretrained = load_checkpoint(pre_dir / "final.pt")["algo"]
-    tuned = output["run"]["algo"]
+    tuned = output["run"].algo
     for role, network in (("actor", tuned.actor), ("critic", tuned.critic)):
         gaze_ids = {id(p) for p in gaze_parameters(network)}
         for name, parameter in network.named_parameters():

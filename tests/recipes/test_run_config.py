@@ -4,9 +4,9 @@ import re
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
+from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.gaze import RealisticGaze
@@ -14,18 +14,10 @@ from bikkle_rl.recording import save_recording
 from bikkle_rl.human.simulate import simulate_recording
 from bikkle_rl.run_config import ConfigError, check_evaluate_config, check_finetune_config, check_train_config
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "recipes" / "conf"
-
-
-def compose_recipe(name: str, *overrides: str):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        return compose(name, overrides=list(overrides))
-
-
 def composition_error(name: str, *overrides: str) -> str:
     """The whole message chain of the error Hydra raises composing ``name`` with ``overrides``."""
     with pytest.raises(ConfigCompositionException) as caught:
-        compose_recipe(name, *overrides)
+        compose_config(name, overrides)
     error, messages = caught.value, []
     while error is not None:
         messages.append(str(error))
@@ -143,8 +135,8 @@ def agent_file(tmp_path) -> Path:
 
 def test_evaluate_config_checks(agent_file, tmp_path, recording):
     def check(*overrides: str) -> None:
-        check_evaluate_config(compose_recipe("evaluate", f"checkpoint={agent_file}", f"out_dir={tmp_path}",
-                                             *overrides))
+        check_evaluate_config(compose_config("evaluate", [f"checkpoint={agent_file}", f"out_dir={tmp_path}",
+                                                          *overrides]))
 
     check()
     check(f"scenarios=[none,'replay-pellet:{recording}']", "references=[]", "protocol=gaze-value")
@@ -161,8 +153,8 @@ def test_evaluate_config_checks(agent_file, tmp_path, recording):
 
 def test_finetune_config_checks(agent_file, tmp_path, recording):
     def check(*overrides: str) -> None:
-        check_finetune_config(compose_recipe("finetune_gaze", f"checkpoint={agent_file}", f"out_dir={tmp_path}",
-                                             *overrides))
+        check_finetune_config(compose_config("finetune_gaze", [f"checkpoint={agent_file}", f"out_dir={tmp_path}",
+                                                               *overrides]))
 
     check()
     check("gaze=replay", f"gaze.path=[{recording}]", f"heldout=[{recording}]", "+algo.target_kl=0.02")

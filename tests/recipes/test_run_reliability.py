@@ -22,7 +22,7 @@ from bikkle_rl.run_directory import (
     run_dir_of,
 )
 from bikkle_rl.run_logging import LoggerConfig, drop_csv_rows_after, make_logger
-from recipes.train import train
+from bikkle_rl.training import train
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CLI = ["model=mlp", "num_envs=32", "algo.frames_per_env=16", "evaluation.episodes=32",
@@ -35,8 +35,8 @@ def test_a_finished_run_resumed_without_a_larger_budget_trains_nothing(compose_t
     for budget in (1024, 600):  # exactly the budget, and less than done
         cfg = compose_train(tmp_path, f"total_frames={budget}", f"resume={tmp_path / 'final.pt'}")
         again = train(cfg, tmp_path)
-        assert again["frames"] == first["frames"] == 1024
-        assert again["history"] == first["history"]
+        assert again.frames == first.frames == 1024
+        assert again.history == first.history
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == before
 
 
@@ -144,7 +144,7 @@ def test_dropping_rows_keeps_the_files_of_a_run_that_logged_nothing_later(tmp_pa
 
 
 def start_training(run_dir: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "recipes.train", *TINY_CLI, "total_frames=10_000_000",
+    command = [sys.executable, "-m", "bikkle_rl.recipes.train", *TINY_CLI, "total_frames=10_000_000",
                "checkpoint.every_frames=10_000_000", f"hydra.run.dir={run_dir}"]
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"})

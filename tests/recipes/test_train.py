@@ -12,7 +12,6 @@ from bikkle_rl.envs.stack import make_env
 from bikkle_rl.envs.transforms import MaxNormAction
 from bikkle_rl.evaluation.report import reference_factory
 from bikkle_rl.evaluation.rollout import evaluate_policy
-from bikkle_rl.resume import ResumeConfigError
 from bikkle_rl.experiment import (
     checkpoint_payload,
     env_stack,
@@ -20,7 +19,8 @@ from bikkle_rl.experiment import (
     make_train_env,
     resume_from,
 )
-from recipes.train import run_progress, train
+from bikkle_rl.resume import ResumeConfigError
+from bikkle_rl.training import run_progress, train
 
 ONE_PINK = ["env.num_blue=0", "gaze=none", "env.start_round_step=zero", "env.shaping=0.1", "evaluation.protocol=train",
             "model.distribution=tanh_normal", "model.scale=state"]  # the head that learns fastest in a tiny budget
@@ -38,12 +38,12 @@ def continuing_returns(cfg, policy_factory, episodes=64) -> float:
 def test_short_ppo_run_beats_random(compose_train, tmp_path):
     cfg = compose_train(tmp_path, *ONE_PINK, "num_envs=64", "algo.frames_per_env=32", "total_frames=120000")
     run = train(cfg, tmp_path)
-    agent = continuing_returns(cfg, lambda env: run["algo"].actor)
+    agent = continuing_returns(cfg, lambda env: run.algo.actor)
     random = continuing_returns(cfg, reference_factory("random"))
-    assert run["frames"] >= 120000
+    assert run.frames >= 120000
     assert agent > random + 2.0, (agent, random)
     assert (tmp_path / "final.pt").is_file()
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir())[-1].endswith(f"{run['frames']:012d}.pt")
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir())[-1].endswith(f"{run.frames:012d}.pt")
 
 
 def one_batch(env, actor, steps=16):
@@ -79,15 +79,15 @@ def test_resume_continues_the_step_counter_and_the_learning_curve(compose_train,
     second_dir = tmp_path / "second"
     cfg = compose_train(second_dir, "total_frames=2048", "evaluation.every_frames=512", f"resume={latest}")
     second = train(cfg, second_dir)
-    assert first["frames"] == 1024 and second["frames"] == 2048
+    assert first.frames == 1024 and second.frames == 2048
     assert load_checkpoint(second_dir / "final.pt")["iterations"] == 4
-    earlier = first["history"]  # the latest checkpoint is the final one: the curve with its final point, once
+    earlier = first.history  # the latest checkpoint is the final one: the curve with its final point, once
     assert [row["frames"] for row in earlier] == [512, 1024]
-    assert second["history"][:len(earlier)] == earlier
-    later = second["history"][len(earlier):]
+    assert second.history[:len(earlier)] == earlier
+    later = second.history[len(earlier):]
     assert [row["frames"] for row in later] == [1536, 2048]
     assert later[0]["seconds"] >= earlier[-1]["seconds"]
-    assert load_checkpoint(second_dir / "final.pt")["curve"] == second["history"]
+    assert load_checkpoint(second_dir / "final.pt")["curve"] == second.history
 
 
 def test_init_from_loads_weights_into_a_new_run(compose_train, tmp_path):
@@ -96,7 +96,7 @@ def test_init_from_loads_weights_into_a_new_run(compose_train, tmp_path):
     cfg = compose_train(tmp_path / "b", "total_frames=512", f"init_from={tmp_path / 'final.pt'}",
                         "algo.optim.lr=1e-12")
     run = train(cfg, tmp_path / "b")
-    for name, value in run["algo"].actor.state_dict().items():
+    for name, value in run.algo.actor.state_dict().items():
         assert torch.allclose(value, source[name], atol=1e-6), name
 
 
@@ -176,7 +176,7 @@ def test_cudagraphs_request_on_cpu_warns_and_runs_eagerly(compose_train, tmp_pat
     cfg = compose_train(tmp_path, "cudagraphs=true", "total_frames=512")
     with pytest.warns(UserWarning, match="cudagraphs"):
         run = train(cfg, tmp_path)
-    assert run["frames"] == 512
+    assert run.frames == 512
 
 
 def test_eager_cudagraphs_with_a_gaussian_ppo_policy_is_refused_by_name(compose_train, tmp_path, monkeypatch):
@@ -191,7 +191,7 @@ def test_eager_cudagraphs_with_a_gaussian_ppo_policy_is_refused_by_name(compose_
 
 @pytest.mark.parametrize("script", ["bikkle-train", "bikkle-eval", "bikkle-finetune"])
 def test_console_scripts_find_their_config_from_any_directory(script, tmp_path):
-    """The installed entry points load ``recipes/conf`` as a package, not relative to the working directory."""
+    """The installed entry points load ``bikkle_rl/conf`` as a package, not relative to the working directory."""
     if shutil.which(script) is None:
         pytest.skip(f"{script} is not installed (pip install -e .)")
     done = subprocess.run([script, "--cfg", "job"], cwd=tmp_path, capture_output=True, text=True, timeout=120)

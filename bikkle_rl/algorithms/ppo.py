@@ -1,0 +1,167 @@
+"""Clipped PPO on torchrl's ``ClipPPOLoss`` and ``GAE``: config and the update of one collected batch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from tensordict import TensorDictBase
+from torchrl.modules import ProbabilisticActor, ValueOperator
+from torchrl.objectives import ClipPPOLoss
+from torchrl.objectives.value import GAE
+
+from bikkle_rl.algorithms.optim import OptimConfig, accelerate, clip_and_step, make_optimizer, schedule_learning_rate
+from bikkle_rl.modules.gaze_adapter import load_weights_keeping_new_adapters
+
+
+@dataclass
+class PPOConfig:
+    """PPO hyper-parameters (the ``algo=ppo`` config group).
+
+    Advantages are computed once per collected batch (GAE over ``[num_envs, frames_per_env]``): truncated
+    episodes bootstrap from the critic's value of the last observation, terminated ones do not.
+    ``num_envs`` and ``action_bound`` are the algorithm's defaults for the env (arena count, the policy's action
+    box; see :class:`~bikkle_rl.envs.transforms.MaxNormAction`): the recipe builds the env with them unless the
+    run sets its own.
+    """
+
+    name: str = "ppo"
+    num_envs: int = 1024
+    action_bound: float = 1.0
+    frames_per_env: int = 16
+    epochs: int = 4
+    minibatches: int = 4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_epsilon: float = 0.2
+    clip_value: float | None = None
+    entropy_coeff: float = 0.0
+    critic_coeff: float = 0.5
+    normalize_advantage: bool = True
+    target_kl: float | None = None
+    optim: OptimConfig = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if isinstance(self.optim, dict) or self.optim is None:
+            self.optim = OptimConfig(**(self.optim or {}))
+        for name in ("num_envs", "frames_per_env", "epochs", "minibatches"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"algo.{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"algo.{name} must lie in [0, 1], got {getattr(self, name)!r}")
+        if not self.clip_epsilon > 0:
+            raise ValueError(f"algo.clip_epsilon must be > 0, got {self.clip_epsilon!r}")
+        if self.target_kl is not None and not self.target_kl > 0:
+            raise ValueError(f"algo.target_kl must be > 0 or null, got {self.target_kl!r}")
+        if self.entropy_coeff < 0 or self.critic_coeff < 0:
+            raise ValueError("algo.entropy_coeff and algo.critic_coeff must be >= 0")
+
+
+def explained_variance(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - Var[target - value] / Var[target]: 1 is a perfect critic, 0 no better than a constant."""
+    return 1 - (target - value).var() / target.var().clamp_min(1e-8)
+
+
+class PPO:
+    """Owns the PPO loss over the actor and critic it is handed, the advantage estimator and the optimizer;
+    ``update(batch)`` trains on one collected batch. Implements :class:`~bikkle_rl.algorithms.base.Algorithm`.
+
+    ``compile`` wraps the minibatch step in ``torch.compile``; ``cudagraphs`` (CUDA only) captures it in a
+    ``CudaGraphModule`` with a capturable optimizer, so a replay reuses the captured kernels.
+    """
+
+    def __init__(self, cfg: PPOConfig, actor: ProbabilisticActor, critic: ValueOperator, compile: bool = False,
+                 cudagraphs: bool = False):
+        self.cfg = cfg
+        self.actor, self.critic = actor, critic
+        self.loss = ClipPPOLoss(
+            actor_network=actor,
+            critic_network=critic,
+            clip_epsilon=cfg.clip_epsilon,
+            entropy_bonus=True,  # also when the coefficient is 0: the policy's entropy is logged
+            entropy_coeff=cfg.entropy_coeff,
+            critic_coeff=cfg.critic_coeff,
+            loss_critic_type="l2",
+            normalize_advantage=cfg.normalize_advantage,
+            clip_value=cfg.clip_value,
+        )
+        # no vmap: it has no batching rule for CPU attention and falls back to a slow per-sample loop
+        self.advantage = GAE(gamma=cfg.gamma, lmbda=cfg.gae_lambda, value_network=critic, average_gae=False,
+                             deactivate_vmap=True)
+        keys = self.loss.tensor_keys
+        self.minibatch_keys = [*actor.in_keys, *critic.in_keys, keys.action, keys.sample_log_prob, keys.advantage,
+                               keys.value_target, keys.value]
+        """Only what a minibatch step reads: indexing the whole batch (next observations, privileged keys...) for
+        every minibatch would cost more than the update itself."""
+        self.parameters = list(self.loss.parameters())
+        """A list, not ``loss.parameters()``: a generator alive across the compiled step's graph break (at
+        ``zero_grad``) makes dynamo give up on the whole step and run it eagerly."""
+        self.optimizer = make_optimizer(cfg.optim, self.parameters, capturable=cudagraphs)
+        self.updates_done = 0
+        self._step = accelerate(self._minibatch_step, compile, cudagraphs)
+
+    def _minibatch_step(self, minibatch: TensorDictBase) -> TensorDictBase:
+        losses = self.loss(minibatch)
+        total = losses["loss_objective"] + losses["loss_critic"]
+        if "loss_entropy" in losses.keys():
+            total = total + losses["loss_entropy"]
+        grad_norm = clip_and_step(self.optimizer, total, self.parameters, self.cfg.optim.max_grad_norm)
+        return losses.select("loss_objective", "loss_critic", "entropy", "kl_approx", "clip_fraction",
+                             strict=False).set("grad_norm", grad_norm).detach()
+
+    def update(self, batch: TensorDictBase, progress: float = 0.0) -> dict[str, float]:
+        """Trains on one batch ``[num_envs, frames_per_env]``; returns mean metrics over all minibatch steps.
+
+        ``progress`` is the fraction of the run done (0: the full learning rate), along which the learning rate
+        anneals to zero. The training loop passes the larger of its frame and wall-time fractions, so a run with
+        a time limit anneals to zero at that limit, not at a frame budget it never reaches. With ``target_kl``, the
+        epochs stop after the first whose last minibatch's ``kl_approx`` exceeds ``1.5 * target_kl`` (reported as
+        ``epochs_run``).
+        """
+        schedule_learning_rate(self.optimizer, self.cfg.optim, progress)
+        with torch.no_grad():
+            batch = self.advantage(batch)
+        flat = batch.select(*self.minibatch_keys, strict=False).reshape(-1)
+        size = flat.numel() // self.cfg.minibatches
+        records = []
+        for _ in range(self.cfg.epochs):
+            order = torch.randperm(flat.numel(), device=flat.device)
+            for index in order[: size * self.cfg.minibatches].split(size):
+                records.append(self._step(flat[index].clone()))
+            if self.cfg.target_kl is not None and records[-1]["kl_approx"] > 1.5 * self.cfg.target_kl:
+                break
+        self.updates_done += 1
+        metrics = {key: value.mean().item() for key, value in torch.stack(records).items()}
+        metrics["explained_variance"] = explained_variance(batch["state_value"], batch["value_target"]).item()
+        metrics["learning_rate"] = float(self.optimizer.param_groups[0]["lr"])
+        metrics["epochs_run"] = len(records) / self.cfg.minibatches
+        return metrics
+
+    buffer = None
+    """On-policy: no replay buffer."""
+    init_random_frames = 0
+    """On-policy: the collector runs the policy from the first frame."""
+
+    @property
+    def collection_policy(self) -> ProbabilisticActor:
+        """The policy the collector runs (samples actions)."""
+        return self.actor
+
+    def state_dict(self) -> dict[str, Any]:
+        """Actor, critic, optimizer and the update count."""
+        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "updates_done": self.updates_done}
+
+    def load_weights(self, state: Mapping[str, Any]) -> None:
+        """Network weights only (``init_from``): the optimizer and counters start fresh."""
+        load_weights_keeping_new_adapters(self.actor, state["actor"])
+        load_weights_keeping_new_adapters(self.critic, state["critic"])
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Everything :meth:`state_dict` saved."""
+        self.load_weights(state)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates_done = int(state["updates_done"])

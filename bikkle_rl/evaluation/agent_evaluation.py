@@ -1,0 +1,98 @@
+"""A trained agent's evaluation from its checkpoint, beside the reference policies, on a protocol's gaze scenarios.
+
+The story of an evaluation (``bikkle-eval``, :mod:`bikkle_rl.recipes.evaluate`): load the agent (and an oracle
+agent if given) from its checkpoint, run every policy on every scenario as one batched env from the same seeded
+layouts, summarise each cell (mean, std, 95 % bootstrap CI) and how each policy moves (progress toward pinks near,
+around and clear of blues, summed while the same episodes run), state the value of gaze when the scenarios allow,
+and write eval.json, eval.md, eval.png and a video per scenario (see ``bikkle_rl/conf/evaluate.yaml``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from bikkle_rl.agent_io import load_agent
+from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
+from bikkle_rl.evaluation.protocols import evaluation_stack, scenario_label
+from bikkle_rl.evaluation.report import (
+    Cells,
+    PolicyFactory,
+    evaluate_cells,
+    record_video,
+    reference_factory,
+    returns_of,
+    summarize_returns,
+    write_report,
+)
+from bikkle_rl.evaluation.rollout import episode_movement
+from bikkle_rl.experiment import env_stack, resolve_device
+from bikkle_rl.run_config import check_evaluate_config
+
+
+def merge_cells(first: Cells, second: Cells) -> Cells:
+    """The cells of both evaluations (same scenarios, different policies)."""
+    return {scenario: {**first[scenario], **second.get(scenario, {})} for scenario in first}
+
+
+def movement_table(cells: Cells) -> tuple[dict[str, dict[str, dict[str, float]]], str]:
+    """Each cell's movement figures (:mod:`bikkle_rl.evaluation.behaviour`), ``{scenario: {policy: figures}}``,
+    and their markdown table."""
+    figures = {scenario: {name: episode_movement(results) for name, results in row.items()}
+               for scenario, row in cells.items()}
+    columns = list(next(iter(next(iter(figures.values())).values())))
+    lines = ["\nMovement (progress: Chebyshev distance to the nearest pink covered per step, in max-speed units):\n",
+             "| scenario | policy | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    lines += [f"| {scenario} | {name} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |"
+              for scenario, by_policy in figures.items() for name, row in by_policy.items()]
+    return figures, "\n".join(lines) + "\n"
+
+
+def run_evaluation(cfg: DictConfig) -> dict:
+    """Evaluates as configured and writes the report into ``cfg.out_dir``; returns results and paths.
+
+    The config is checked first (:func:`~bikkle_rl.run_config.check_evaluate_config`): a bad value fails before
+    anything runs, naming its field."""
+    check_evaluate_config(cfg)
+    deterministic, movement, video = cfg.deterministic, cfg.movement, cfg.video
+    device = resolve_device(cfg.device)
+    if device.type == "cpu":
+        torch.set_num_threads(cfg.cpu_threads)
+    scenarios = list(cfg.scenarios)
+    actor, run_config = load_agent(cfg.checkpoint, device)
+    stack = env_stack(run_config)
+    policies: dict[str, PolicyFactory] = {"agent": lambda env: actor}
+    policies |= {name: reference_factory(name) for name in cfg.references}
+    cells = evaluate_cells(policies, stack, cfg.protocol, scenarios, cfg.episodes, cfg.seed, str(device),
+                           deterministic, movement)
+    if cfg.oracle_checkpoint:
+        oracle_actor, oracle_config = load_agent(cfg.oracle_checkpoint, device)
+        cells = merge_cells(cells, evaluate_cells({"oracle": lambda env: oracle_actor}, env_stack(oracle_config),
+                                                  cfg.protocol, scenarios, cfg.episodes, cfg.seed, str(device),
+                                                  deterministic, movement))
+    returns = returns_of(cells)
+    results = summarize_returns(returns, cfg.seed)
+    gaze_value = gaze_value_from_returns(returns, oracle="oracle" if cfg.oracle_checkpoint else None,
+                                         generator=torch.Generator().manual_seed(cfg.seed))
+
+    out_dir = Path(cfg.out_dir)
+    model = run_config.get("model", {}).get("encoder", "?")
+    title = f"{Path(cfg.checkpoint).name} ({model}), protocol {cfg.protocol}"
+    figures, movement_md = movement_table(cells) if movement else (None, "")
+    extra = {"checkpoint": str(cfg.checkpoint), "oracle_checkpoint": cfg.oracle_checkpoint,
+             "protocol": cfg.protocol, "seed": cfg.seed, "deterministic": deterministic,
+             "gaze_value": gaze_value, "movement": figures}
+    paths = write_report(results, out_dir, title, extra, config=run_config)
+    with paths["table"].open("a") as table:
+        if gaze_value is not None:
+            table.write(f"\n```\n{format_gaze_value(gaze_value)}\n```\n")
+        table.write(movement_md)
+    if video:
+        for scenario in scenarios:
+            video_stack = {**evaluation_stack(stack, cfg.protocol, scenario, num_envs=4), "device": str(device)}
+            paths[f"video_{scenario}"] = record_video(policies["agent"], video_stack,
+                                                      out_dir / f"agent_{scenario_label(scenario)}.mp4", seed=cfg.seed)
+    print(paths["table"].read_text())
+    return {"returns": returns, "results": results, "gaze_value": gaze_value, "movement": figures, "paths": paths}

@@ -1,1 +1,0 @@
-"""Loss builders: clipped PPO and SAC on torchrl objectives, with their optimizers."""
