@@ -1,4 +1,4 @@
-"""The value of gaze, measured: the issue's targets over several seeds, each checked and printed.
+"""The value of gaze, measured: the benchmark's targets (``TARGETS``) over several seeds, each checked and printed.
 
 Per seed, on the 3 pink + 3 blue arena (only gaze tells which pink is high-value):
 1. train an agent with correlated gaze, and (``--oracle agent``) an oracle agent told the high-value pellet;
@@ -37,9 +37,9 @@ gaze, is misled by gaze it never saw), with greedy.
     python benchmarks/gaze_value.py --device cuda --minutes 3 --train-override num_envs=4096 \\
         algo.minibatches=16 cudagraphs=true compile=false                   # one GPU: about 15 M steps a run
 
-On 2 CPU cores a transformer run makes about 4 k steps/s with one other beside it, 2.5 k with two (one thread
-each). At 11 M steps a run (README, #7) the agents without adapter captured 0.59 / 0.46 / 0.59 of gain_max (seeds
-0 / 1 / 2), beating greedy on all three. With the adapter in every agent (``--train-override
+On 2 CPU cores a transformer run makes about 4 k steps/s with one other beside it, 2.5 k with two (one thread each).
+At 11 M steps a run (``docs/gaze_value.md``) the agents without adapter captured 0.59 / 0.46 / 0.59 of gain_max
+(seeds 0 / 1 / 2), beating greedy on all three. With the adapter in every agent (``--train-override
 model.gaze_adapter=32``, oracle agents trained on to 16.8 M steps with ``--oracle-frames``) all three seeds pass:
 gain 3.06 / 3.16 / 2.91 against gain_max 2.94 / 1.63 / 3.34, fractions 1.04 / 1.94 / 0.87, beating greedy by
 1.3-1.6 (seed 1's oracle agent learned late and reached only 22.64, so its fraction overstates). Their returns
@@ -80,7 +80,7 @@ policy that only sees it then would turn toward the high-value pink one step in 
 FINETUNE_FLOOR = ["min_scale=0.4"]
 """The fine-tune's exploration floor: the no-gaze agents sample with a scale of 0.15-0.45 (median, before tanh) and
 with actions mostly saturated explore too little for a fresh adapter to learn; with the floor all three seeds'
-gaze-only fine-tunes read gaze (README, #7). ``--finetune-override min_scale=null`` runs without it."""
+gaze-only fine-tunes read gaze (``docs/gaze_value.md``). ``--finetune-override min_scale=null`` runs without it."""
 
 
 TARGETS = {
@@ -89,7 +89,7 @@ TARGETS = {
     "finetune_raises": "gaze-only fine-tune raises return(correlated), CIs apart",
     "finetune_reads_gaze": "after the fine-tune, return(correlated) above return(uniform), CIs apart",
 }
-"""The verdicts printed per seed and across seeds; the last is beyond the issue's targets: it tells a fine-tune
+"""The verdicts printed per seed and across seeds; the last goes beyond the value targets: it tells a fine-tune
 that learned to read gaze from one that only learned to ignore it."""
 
 

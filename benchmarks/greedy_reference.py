@@ -1,8 +1,8 @@
-"""Greedy and random reference returns on SPEC's evaluation protocol, next to the prototype's figures.
+"""Greedy and random reference returns on the task's evaluation protocol, next to the prototype's figures.
 
-SPEC measured a scripted greedy policy on the original env over 8 000 episodes: 24.75 +- 0.06 with 1 pink +
-1 blue and 20.63 +- 0.07 with 3 pink + 3 blue; a random policy scored -0.62 and -2.15. This script runs our
-``greedy`` and ``random`` reference policies through the batched evaluator under the same protocol
+The original prototype measured a scripted greedy policy on its env over 8 000 episodes (``docs/task.md``):
+24.75 +- 0.06 with 1 pink + 1 blue and 20.63 +- 0.07 with 3 pink + 3 blue; a random policy scored -0.62 and -2.15. This
+script runs our ``greedy`` and ``random`` reference policies through the batched evaluator under the same protocol
 (continuing, 200 steps) and prints mean +- standard error, the 95 % bootstrap CI and the prototype's number.
 
     python benchmarks/greedy_reference.py --episodes 8000

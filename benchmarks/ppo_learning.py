@@ -1,4 +1,4 @@
-"""PPO learning on SPEC's evaluation protocol, read against greedy measured in the same run.
+"""PPO learning on the task's evaluation protocol, read against greedy measured in the same run.
 
 For each seed: train (:func:`bikkle_rl.training.train`) for a wall-time budget, then evaluate the agent and
 greedy on the seed protocol (1 pink + 1 blue, continuing, 200 steps, gaze valid on 25 % of steps) under

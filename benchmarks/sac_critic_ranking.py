@@ -1,6 +1,6 @@
 """Is SAC's gap to greedy the critic's or the actor's? Its critics rank the agent's action against greedy's move.
 
-Rolls out a SAC checkpoint's deterministic policy on SPEC's seed protocol without gaze and asks the twin
+Rolls out a SAC checkpoint's deterministic policy on the seed protocol without gaze and asks the twin
 critics (their minimum, as the actor's loss does) on every step for Q(s, the agent's action) and Q(s, greedy's
 move). Printed per band of the nearest blue's distance (:mod:`bikkle_rl.evaluation.behaviour`): the agent's
 progress toward the pink, how often the critic ranks greedy's move above the agent's action and the mean

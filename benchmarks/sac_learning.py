@@ -1,4 +1,4 @@
-"""SAC (uniform and event-priority replay) against PPO at equal environment steps, on SPEC's seed protocol.
+"""SAC (uniform and event-priority replay) against PPO at equal environment steps, on the seed protocol.
 
 Each variant trains through the recipe's ``train(cfg, run_dir)`` (MLP model, the recipe's training arena and
 gaze mixture; SAC as ``experiment=sac_mlp``, in continuing mode) for ``--frames`` env steps per seed, then its
