@@ -16,11 +16,11 @@ from collections.abc import Callable
 
 import gymnasium
 import torch
+from env_throughput import timed_rate  # this folder's env benchmark: the same timing loop
 from tensordict import TensorDict
 
 import bikkle_rl  # noqa: F401  (registers the ids)
 from bikkle_rl.envs import BikkleEnv
-from env_throughput import timed_rate  # this folder's env benchmark: the same timing loop
 
 ENV_ID = "bikkle_rl/Bikkle-v0"
 CPU = torch.device("cpu")

@@ -52,9 +52,9 @@ from bikkle_rl.agent_io import load_agent
 from bikkle_rl.atomic_write import write_atomically, write_json
 from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.evaluation.cells import PolicyFactory, Returns, evaluate_returns, reference_factory
 from bikkle_rl.evaluation.gaze_value import estimate
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, FITTED_PREFIX, evaluation_stack, replay_scenario
-from bikkle_rl.evaluation.report import PolicyFactory, Returns, evaluate_returns, reference_factory
 from bikkle_rl.evaluation.stats import summarize
 from bikkle_rl.experiment import env_stack, resolve_device
 from bikkle_rl.finetune import run_finetune
@@ -62,8 +62,8 @@ from bikkle_rl.gaze.fit import GazeFit, GazeFitError, fit_gaze
 from bikkle_rl.gaze.fitted import FITTED_SCHEMA_VERSION, PARAMETER_KINDS, load_fitted, save_fitted
 from bikkle_rl.gaze.realistic import RealisticGaze
 from bikkle_rl.human.fit_gaze_cli import format_fit
-from bikkle_rl.recording import load_recording, save_recording
 from bikkle_rl.human.simulate import simulate_recording
+from bikkle_rl.recording import load_recording, save_recording
 
 PROTOCOL = "gaze-value"
 REFERENCES = ("greedy", "greedy-gaze")

@@ -24,8 +24,8 @@ from omegaconf import open_dict
 
 from bikkle_rl.atomic_write import write_json
 from bikkle_rl.conf import compose_config
+from bikkle_rl.evaluation.cells import evaluate_table, reference_factory
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
-from bikkle_rl.evaluation.report import evaluate_table, reference_factory
 from bikkle_rl.experiment import env_stack
 from bikkle_rl.training import train
 

@@ -24,8 +24,8 @@ from torchrl.envs.utils import ExplorationType, set_exploration_type
 from bikkle_rl.checkpoint import load_checkpoint
 from bikkle_rl.envs.stack import make_env
 from bikkle_rl.evaluation.behaviour import chebyshev, movement_terms
+from bikkle_rl.evaluation.cells import reference_factory
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, evaluation_stack
-from bikkle_rl.evaluation.report import reference_factory
 from bikkle_rl.experiment import env_stack, init_weights_from, make_algorithm
 
 STEPS = 200

@@ -29,8 +29,8 @@ from pathlib import Path
 from omegaconf import DictConfig, open_dict
 
 from bikkle_rl.conf import compose_config
+from bikkle_rl.evaluation.cells import evaluate_table, reference_factory
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
-from bikkle_rl.evaluation.report import evaluate_table, reference_factory
 from bikkle_rl.experiment import env_stack
 from bikkle_rl.training import train
 

@@ -32,8 +32,8 @@ from torch import nn
 import bikkle_rl  # noqa: F401  (registers the ids)
 from bikkle_rl.conf import compose_config
 from bikkle_rl.evaluation import summarize
+from bikkle_rl.evaluation.cells import evaluate_table, reference_factory
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
-from bikkle_rl.evaluation.report import evaluate_table, reference_factory
 from bikkle_rl.experiment import env_stack
 from bikkle_rl.policies.greedy import GreedyActor
 from bikkle_rl.training import train

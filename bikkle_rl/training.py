@@ -22,9 +22,10 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from bikkle_rl.algorithms.base import Algorithm
 from bikkle_rl.checkpoint import CheckpointManager, save_checkpoint
 from bikkle_rl.envs.stack import make_env, plain_config
+from bikkle_rl.evaluation.cells import evaluate_table, reference_factory
 from bikkle_rl.evaluation.curves import LearningCurve, plot_learning_curve
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, evaluation_stack
-from bikkle_rl.evaluation.report import evaluate_table, record_video, reference_factory, write_report
+from bikkle_rl.evaluation.report import record_video, write_report
 from bikkle_rl.experiment import (
     checkpoint_payload,
     env_stack,

@@ -15,18 +15,17 @@ import torch
 from omegaconf import DictConfig
 
 from bikkle_rl.agent_io import load_agent
-from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
-from bikkle_rl.evaluation.protocols import evaluation_stack, scenario_label
-from bikkle_rl.evaluation.report import (
+from bikkle_rl.evaluation.cells import (
     Cells,
     PolicyFactory,
     evaluate_cells,
-    record_video,
     reference_factory,
     returns_of,
     summarize_returns,
-    write_report,
 )
+from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
+from bikkle_rl.evaluation.protocols import evaluation_stack, scenario_label
+from bikkle_rl.evaluation.report import record_video, write_report
 from bikkle_rl.evaluation.rollout import episode_movement
 from bikkle_rl.experiment import env_stack, resolve_device
 from bikkle_rl.run_config import check_evaluate_config

@@ -41,8 +41,8 @@ from tensordict import TensorDictBase
 
 from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.gaze.source import GazeSource, observation_device, where_rows
-from bikkle_rl.recording.gaze_targets import ROLE_BLUE, ROLE_HIGH_VALUE, ROLE_NAMES, ROLE_PINK
 from bikkle_rl.recording import Recording, load_recording
+from bikkle_rl.recording.gaze_targets import ROLE_BLUE, ROLE_HIGH_VALUE, ROLE_NAMES, ROLE_PINK
 
 EPISODE_ORDERS = ("shared", "staggered")
 ALIGNMENTS = ("step", "pellet")

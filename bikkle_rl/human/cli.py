@@ -49,8 +49,8 @@ from bikkle_rl.human.live_finetune import (
     plot_live_returns,
 )
 from bikkle_rl.human.play import PlayConfig, PlaySession, make_play_env, use_gaze_source
-from bikkle_rl.recording import load_recording, save_recording
 from bikkle_rl.policies import make_reference_policy
+from bikkle_rl.recording import load_recording, save_recording
 
 GAZE_CHOICES = ("mouse", "lsl", "replay", "none")
 LIVE_GAZE = ("mouse", "lsl")

@@ -18,12 +18,12 @@ from torchrl.envs import TransformedEnv
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from bikkle_rl.envs.bikkle import BikkleEnv
-from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.envs.transforms.gaze_injection import GazeInjection
 from bikkle_rl.gaze.source import GazeSource
-from bikkle_rl.recording import Recording
 from bikkle_rl.policies import make_reference_policy
+from bikkle_rl.recording import Recording
 
 
 def simulate_recording(config: BikkleConfig, source: GazeSource, driver: str | TensorDictModule = "greedy-gaze",

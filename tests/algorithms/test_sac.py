@@ -11,7 +11,7 @@ from bikkle_rl.buffers import EVENT_KEY
 from bikkle_rl.checkpoint import load_buffer_snapshot, save_buffer_snapshot
 from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.stack import make_env
-from bikkle_rl.evaluation.report import reference_factory
+from bikkle_rl.evaluation.cells import reference_factory
 from bikkle_rl.evaluation.rollout import evaluate_policy
 from bikkle_rl.experiment import env_stack
 from bikkle_rl.training import train

@@ -14,8 +14,8 @@ from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.gaze.fit import PARAMETERS
 from bikkle_rl.gaze.fitted import load_fitted
 from bikkle_rl.gaze.realistic import RealisticGaze
-from bikkle_rl.recording import load_recording
 from bikkle_rl.human.simulate import simulate_recording
+from bikkle_rl.recording import load_recording
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "human_gaze.py"
 

@@ -8,8 +8,8 @@ from tensordict import TensorDict
 
 from bikkle_rl.envs.stack import make_env
 from bikkle_rl.evaluation.behaviour import movement_stats
+from bikkle_rl.evaluation.cells import reference_factory
 from bikkle_rl.evaluation.protocols import evaluation_stack
-from bikkle_rl.evaluation.report import reference_factory
 from bikkle_rl.evaluation.rollout import episode_movement, evaluate_policy
 
 SPEED = 0.02

@@ -7,8 +7,9 @@ import imageio.v2 as imageio
 import torch
 
 from bikkle_rl.envs.video import legend_strip
+from bikkle_rl.evaluation.cells import reference_factory, summarize_returns
 from bikkle_rl.evaluation.protocols import evaluation_stack, replay_scenario
-from bikkle_rl.evaluation.report import record_video, reference_factory, summarize_returns, write_report
+from bikkle_rl.evaluation.report import record_video, write_report
 from bikkle_rl.evaluation.stats import NUM_RESAMPLES
 
 EPISODES = 20

@@ -20,8 +20,8 @@ from bikkle_rl.gaze import RealisticGaze, make_gaze_source
 from bikkle_rl.gaze.fit import GazeFitError, fit_gaze
 from bikkle_rl.gaze.fitted import FittedGaze, FittedGazeError, load_fitted, save_fitted
 from bikkle_rl.human.fit_gaze_cli import main
-from bikkle_rl.recording import save_recording
 from bikkle_rl.human.simulate import simulate_recording
+from bikkle_rl.recording import save_recording
 
 ARENA = BikkleConfig(num_pink=3, num_blue=3, episode_mode="continuing", max_steps=400)
 SOURCES = {

@@ -10,8 +10,8 @@ from bikkle_rl.checkpoint import load_checkpoint
 from bikkle_rl.gaze.mouse import MouseGaze
 from bikkle_rl.human.live_finetune import LiveFinetune, LiveFinetuneConfig, live_train_config, make_live_env
 from bikkle_rl.human.play import PlayConfig, PlaySession, SimulatedPacer
-from bikkle_rl.recording import load_recording
 from bikkle_rl.modules import gaze_parameters
+from bikkle_rl.recording import load_recording
 
 pygame = pytest.importorskip("pygame")
 

@@ -16,9 +16,9 @@ from bikkle_rl.experiment import checkpoint_payload, make_algorithm, make_train_
 from bikkle_rl.gaze.mouse import MouseGaze
 from bikkle_rl.gaze.replay import ReplayGaze
 from bikkle_rl.gaze.synthetic import NoGaze
-from bikkle_rl.recording import load_recording, save_recording
 from bikkle_rl.human.cli import main
 from bikkle_rl.human.play import PlayConfig, PlaySession, SimulatedPacer, make_play_env, use_gaze_source
+from bikkle_rl.recording import load_recording, save_recording
 
 pygame = pytest.importorskip("pygame")
 

@@ -9,14 +9,6 @@ import numpy as np
 import pytest
 
 from bikkle_rl.envs.config import BikkleConfig
-from bikkle_rl.recording.gaze_targets import (
-    DEFAULT_TARGET_RADIUS,
-    ROLE_BLUE,
-    ROLE_HIGH_VALUE,
-    ROLE_LOST,
-    ROLE_OFF,
-    ROLE_PINK,
-)
 from bikkle_rl.recording import (
     BASE_COLUMNS,
     COLUMNS,
@@ -26,6 +18,14 @@ from bikkle_rl.recording import (
     load_recording,
     save_recording,
     select_episodes,
+)
+from bikkle_rl.recording.gaze_targets import (
+    DEFAULT_TARGET_RADIUS,
+    ROLE_BLUE,
+    ROLE_HIGH_VALUE,
+    ROLE_LOST,
+    ROLE_OFF,
+    ROLE_PINK,
 )
 
 

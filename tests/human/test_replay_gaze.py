@@ -14,8 +14,8 @@ from bikkle_rl.envs.transforms import GazeInjection
 from bikkle_rl.evaluation.protocols import evaluation_stack, replay_scenario
 from bikkle_rl.gaze import RealisticGaze
 from bikkle_rl.gaze.replay import ALIGNMENTS, ReplayGaze
-from bikkle_rl.recording import load_recording, save_recording
 from bikkle_rl.human.simulate import simulate_recording
+from bikkle_rl.recording import load_recording, save_recording
 
 
 def observation(num: int) -> TensorDict:

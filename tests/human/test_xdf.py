@@ -17,8 +17,8 @@ import torch
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.gaze.screen import WindowGeometry
 from bikkle_rl.human.markers import STATE_COLUMNS, STEP_COLUMNS, encode_marker, to_json_value
-from bikkle_rl.recording import RecordingError, load_recording
 from bikkle_rl.human.xdf import import_xdf, main
+from bikkle_rl.recording import RecordingError, load_recording
 
 pytest.importorskip("pyxdf")
 

@@ -18,9 +18,9 @@ from bikkle_rl.envs.transforms.token_layout import TokenType
 from bikkle_rl.experiment import env_stack, make_algorithm, make_train_env
 from bikkle_rl.finetune import finetune_config, run_finetune
 from bikkle_rl.gaze import RealisticGaze
-from bikkle_rl.recording import save_recording
 from bikkle_rl.human.simulate import simulate_recording
 from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor
+from bikkle_rl.recording import save_recording
 from bikkle_rl.training import train
 
 SMALL_UPDATE = ["num_envs=16", "algo.frames_per_env=8", "algo.epochs=2", "algo.minibatches=2", "gaze=correlated"]

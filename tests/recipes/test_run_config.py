@@ -10,9 +10,10 @@ from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.gaze import RealisticGaze
-from bikkle_rl.recording import save_recording
 from bikkle_rl.human.simulate import simulate_recording
+from bikkle_rl.recording import save_recording
 from bikkle_rl.run_config import ConfigError, check_evaluate_config, check_finetune_config, check_train_config
+
 
 def composition_error(name: str, *overrides: str) -> str:
     """The whole message chain of the error Hydra raises composing ``name`` with ``overrides``."""

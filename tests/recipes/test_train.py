@@ -10,7 +10,7 @@ from bikkle_rl import experiment
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
 from bikkle_rl.envs.stack import make_env
 from bikkle_rl.envs.transforms import MaxNormAction
-from bikkle_rl.evaluation.report import reference_factory
+from bikkle_rl.evaluation.cells import reference_factory
 from bikkle_rl.evaluation.rollout import evaluate_policy
 from bikkle_rl.experiment import (
     checkpoint_payload,

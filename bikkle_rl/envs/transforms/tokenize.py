@@ -6,8 +6,8 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.data import Binary, Bounded, Composite, Unbounded
 
-from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.envs.dynamics import BLUE
+from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.envs.transforms.observation_view import ObservationView
 from bikkle_rl.envs.transforms.token_layout import NUM_TOKEN_TYPES, TOKEN_FEATURES, TokenType
 
