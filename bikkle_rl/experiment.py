@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,9 +30,10 @@ from bikkle_rl.checkpoint import (
     restore_rng_state,
     save_buffer_snapshot,
 )
-from bikkle_rl.envs.stack import EnvStackConfig, make_env, plain_config
+from bikkle_rl.envs.stack import EnvStackConfig, make_env
 from bikkle_rl.envs.transforms import RewardNormalization
 from bikkle_rl.modules import ModelConfig, algorithm_model_config, gaze_parameters, make_networks
+from bikkle_rl.plain_config import plain_config
 
 ENV_STACK_KEYS = tuple(f.name for f in dataclasses.fields(EnvStackConfig))
 CHECKPOINT_KEYS = ("algo", "transforms", "frames", "iterations", "rng", "config")
@@ -47,20 +47,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={name!r} but CUDA is not available; use device=cpu or device=auto")
     return device
-
-
-def config_flag(cfg: Any, name: str, default: bool = False) -> bool:
-    """The true/false setting ``name`` (dotted: ``evaluation.video``) of a config, ``default`` where unset.
-
-    Any other value is an error naming the field: Hydra reads ``compile=maybe`` as a string and ``compile=1``
-    as an int, and ``bool()`` would quietly run either as true.
-    """
-    value = plain_config(cfg)
-    for part in name.split("."):
-        value = value.get(part, default) if isinstance(value, Mapping) else default
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    return value
 
 
 def env_stack(cfg: Any, **overrides: Any) -> dict:
@@ -112,9 +98,9 @@ def make_algorithm(cfg: Any, env: TransformedEnv, device: torch.device) -> Algor
     model_cfg = ModelConfig(**plain["model"])
     algo_cfg = dict(plain["algo"])
     name = algo_cfg.get("name")
-    cudagraphs = cudagraphs_available(config_flag(plain, "cudagraphs"), device)
-    compiled = config_flag(plain, "compile")
-    freeze = config_flag(plain, "freeze_non_gaze")
+    cudagraphs = cudagraphs_available(plain.get("cudagraphs", False), device)
+    compiled = plain.get("compile", False)
+    freeze = plain.get("freeze_non_gaze", False)
     if freeze and name != "ppo":
         raise ValueError(f"freeze_non_gaze=true needs algo.name='ppo', got {name!r}")
     if name == "ppo" and cudagraphs and not compiled and model_cfg.distribution != "tanh_normal":
@@ -148,10 +134,10 @@ def make_collector(cfg: Any, env: TransformedEnv, algo: Algorithm, total_frames:
     frames_per_batch = env.batch_size.numel() * int(plain["algo"]["frames_per_env"])
     if total_frames != -1 and total_frames < 1:
         raise ValueError(f"the collector needs a frame budget >= 1 (or -1: endless), got {total_frames}")
-    compile_policy = {"fullgraph": False} if config_flag(plain, "compile") else None
+    compile_policy = {"fullgraph": False} if plain.get("compile", False) else None
     if compile_policy:
         quiet_compile()
-    cudagraph_policy = cudagraphs_available(config_flag(plain, "cudagraphs"), device) or None
+    cudagraph_policy = cudagraphs_available(plain.get("cudagraphs", False), device) or None
     return Collector(
         env,
         algo.collection_policy,

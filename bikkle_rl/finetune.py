@@ -22,7 +22,6 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bikkle_rl.agent_io import load_agent
-from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.evaluation.cells import PolicyFactory, evaluate_returns, reference_factory, summarize_returns
 from bikkle_rl.evaluation.curves import plot_learning_curve
 from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
@@ -30,6 +29,7 @@ from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, held_gaze, re
 from bikkle_rl.evaluation.report import write_report
 from bikkle_rl.experiment import env_stack, resolve_device
 from bikkle_rl.modules import ModelConfig
+from bikkle_rl.plain_config import plain_config
 from bikkle_rl.run_config import check_finetune_config
 from bikkle_rl.training import train
 

@@ -17,8 +17,9 @@ from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.experiment import load_run_checkpoint
+from bikkle_rl.plain_config import plain_config
+from bikkle_rl.run_config import with_schema_defaults
 from bikkle_rl.run_directory import resume_checkpoint
 
 ADJUSTABLE = ("total_frames", "time_limit_minutes", "device", "cpu_threads", "compile", "cudagraphs", "checkpoint",
@@ -129,6 +130,6 @@ def command_line_config(cfg: DictConfig) -> DictConfig:
         return cfg
     overrides = list(HydraConfig.get().overrides.task)
     defaults = compose(config_name="train", overrides=[o for o in overrides if override_keys([o])[0] == "resume"])
-    checkpoint = load_run_checkpoint(resume_checkpoint(cfg.resume))["config"]
+    checkpoint = with_schema_defaults(load_run_checkpoint(resume_checkpoint(cfg.resume))["config"])
     return OmegaConf.create(resumed_config(plain_config(cfg), plain_config(defaults), checkpoint,
                                            override_keys(overrides)))

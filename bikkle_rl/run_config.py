@@ -36,10 +36,13 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from bikkle_rl.algorithms.ppo import PPOConfig
+from bikkle_rl.algorithms.sac import SACConfig
 from bikkle_rl.envs.config import BikkleConfig
-from bikkle_rl.envs.stack import EnvStackConfig, GazeConfig, plain_config
+from bikkle_rl.envs.stack import EnvStackConfig, GazeConfig
 from bikkle_rl.evaluation.protocols import PROTOCOLS, evaluation_stack, replay_scenario, scenario_gaze
 from bikkle_rl.modules.config import ModelConfig
+from bikkle_rl.plain_config import plain_config
 from bikkle_rl.policies import REFERENCE_POLICIES
 from bikkle_rl.run_logging import LoggerConfig
 
@@ -79,10 +82,10 @@ class TrainEvaluationConfig(EvaluationConfig):
 class TrainConfig:
     """``bikkle_rl/conf/train.yaml`` (``train_schema``): the config groups, then the run's own settings.
 
-    The groups stay untyped here and :func:`check_train_config` builds their dataclasses: ``gaze`` (each source has
-    its own options; ``+gaze.hold=true`` adds one) and ``algo`` (PPO's or SAC's fields) differ by choice, and typing
-    ``env``, ``model`` or ``logger`` would write every default of their dataclass into the run's saved config, so
-    that it no longer matched those of earlier runs (pooled by ``bikkle-aggregate``, compared on resume).
+    The groups are typed by their options (:data:`GROUP_SCHEMAS`: ``algo/ppo.yaml`` lists ``ppo_schema`` first
+    among its defaults...), so they stay ``Any`` here: ``algo`` is PPO's or SAC's by choice, and ``gaze`` stays
+    untyped (each source has its own options; ``+gaze.hold=true`` adds one) and is checked by building its source.
+    A config rebuilt from a checkpoint is untyped: :func:`check_train_config` builds every group's dataclass.
     """
 
     env: Any = MISSING  # BikkleConfig
@@ -160,11 +163,46 @@ SCHEMAS = {"train_schema": TrainConfig, "evaluate_schema": EvaluateConfig, "fine
 """ConfigStore name -> schema; each recipe's YAML lists its schema first among its defaults."""
 
 
+GROUP_SCHEMAS = {("env", "env_schema"): BikkleConfig, ("model", "model_schema"): ModelConfig,
+                 ("algo", "ppo_schema"): PPOConfig, ("algo", "sac_schema"): SACConfig,
+                 ("logger", "logger_schema"): LoggerConfig}
+"""(config group, ConfigStore name) -> schema: each option of a group lists its schema first among its defaults, so
+Hydra refuses ``model.hidden=wide`` or ``algo.optim.lr=fast`` while it composes, naming the key."""
+
+
+ALGORITHM_SCHEMAS = {"ppo": PPOConfig, "sac": SACConfig}
+"""``algo.name`` -> the ``algo`` group's schema."""
+
+
+def group_schema(group: str, values: Any) -> type | None:
+    """The schema of config group ``group`` holding ``values`` (``algo``'s by its name); None if untyped."""
+    if group == "algo":
+        return ALGORITHM_SCHEMAS.get(values.get("name")) if isinstance(values, Mapping) else None
+    return next((schema for (name, _), schema in GROUP_SCHEMAS.items() if name == group), None)
+
+
+def with_schema_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain run config with each typed group's absent fields at their schema's defaults, as a run composed
+    today holds them: a config saved before a field existed (a checkpoint's, an ``eval.json``'s) then compares
+    equal to today's wherever it ran at that field's default (resume, run reuse, ``bikkle-aggregate``)."""
+    filled = dict(plain_config(config))
+    for group, values in filled.items():
+        schema = group_schema(group, values)
+        if schema is not None and isinstance(values, Mapping):
+            defaults = OmegaConf.structured(schema)
+            filled[group] = OmegaConf.to_container(OmegaConf.merge(OmegaConf.create(plain_config(defaults)),
+                                                                   OmegaConf.create(dict(values))))
+    return filled
+
+
 def register_configs() -> None:
-    """Registers :data:`SCHEMAS` with Hydra's ``ConfigStore`` (done on import; registering again changes nothing)."""
+    """Registers :data:`SCHEMAS` and :data:`GROUP_SCHEMAS` with Hydra's ``ConfigStore`` (done on import; registering
+    again changes nothing)."""
     store = ConfigStore.instance()
     for name, schema in SCHEMAS.items():
         store.store(name=name, node=schema)
+    for (group, name), schema in GROUP_SCHEMAS.items():
+        store.store(group=group, name=name, node=schema)
 
 
 register_configs()
@@ -271,17 +309,19 @@ def scenario_source(scenario: str, protocol: str) -> None:
     GazeConfig.from_mapping(scenario_gaze(scenario, PROTOCOLS[protocol]["p_valid"]))
 
 
-def check_evaluation(evaluation: Any, prefix: str = "evaluation.", train_stack: Mapping | None = None) -> None:
+def check_evaluation(evaluation: Any, prefix: str = "evaluation.", train_stack: Mapping | None = None,
+                     more_scenarios: int = 0) -> None:
     """The fields every evaluation reads (those of :class:`EvaluationConfig`, under ``prefix``).
 
     ``train_stack``: the training run's env stack, when known, whose pellet slots the protocol's arena must match.
+    ``more_scenarios``: scenarios the evaluation adds to its ``scenarios`` (a fine-tune's held-out sessions).
     """
     protocol = evaluation.protocol
     if protocol not in PROTOCOLS:
         raise ConfigError(f"{prefix}protocol={protocol!r}: unknown evaluation protocol; choose one of "
                           f"{sorted(PROTOCOLS)}")
     check_at_least(f"{prefix}episodes", evaluation.episodes, 1, " (the evaluation's arenas, one episode each)")
-    if not evaluation.scenarios:
+    if not evaluation.scenarios and not more_scenarios:
         raise ConfigError(f"{prefix}scenarios=[]: give at least one scenario")
     for index, name in enumerate(evaluation.references):
         if name not in REFERENCE_POLICIES:
@@ -297,14 +337,10 @@ def check_evaluation(evaluation: Any, prefix: str = "evaluation.", train_stack: 
 
 def check_algo(values: Mapping) -> Any:
     """The ``algo`` group as ``PPOConfig`` or ``SACConfig``, by its ``name``."""
-    from bikkle_rl.algorithms.ppo import PPOConfig
-    from bikkle_rl.algorithms.sac import SACConfig
-
-    algorithms = {"ppo": PPOConfig, "sac": SACConfig}
-    if not isinstance(values, Mapping) or values.get("name") not in algorithms:
+    if not isinstance(values, Mapping) or values.get("name") not in ALGORITHM_SCHEMAS:
         name = values.get("name") if isinstance(values, Mapping) else values
-        raise ConfigError(f"algo.name={name!r}: unknown algorithm; choose one of {sorted(algorithms)}")
-    return check_group(algorithms[values["name"]], values, "algo")
+        raise ConfigError(f"algo.name={name!r}: unknown algorithm; choose one of {sorted(ALGORITHM_SCHEMAS)}")
+    return check_group(ALGORITHM_SCHEMAS[values["name"]], values, "algo")
 
 
 def check_gaze(values: Any) -> None:
@@ -385,7 +421,7 @@ def check_finetune_config(cfg: Any) -> None:
         if run[name] is not None and not run[name] > 0:
             raise ConfigError(f"{name}={run[name]!r}: must be > 0, or null for the pretrained run's")
     check_gaze(plain_config(run.gaze))
-    check_evaluation(run.evaluation)
+    check_evaluation(run.evaluation, more_scenarios=len(run.heldout))
     for index, path in enumerate(run.heldout):  # replayed closed loop, first among the evaluation's scenarios
         with naming(f"heldout[{index}]", path):
             scenario_source(replay_scenario([path]), run.evaluation.protocol)

@@ -11,29 +11,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bikkle_rl.algorithms.ppo import PPOConfig
 from bikkle_rl.checkpoint import load_checkpoint
-from bikkle_rl.envs.stack import plain_config
-from bikkle_rl.modules import ModelConfig
+from bikkle_rl.plain_config import plain_config
+from bikkle_rl.run_config import with_schema_defaults
 from bikkle_rl.run_directory import FINAL_CHECKPOINT, run_checkpoints
 
 SHARED_SETTINGS = ("env", "gaze", "model", "algo", "seed", "oracle")
-"""The settings a reused run must share with the one asked for (model and PPO settings compared as their config
-classes, so that a field added since, at its default, still matches)."""
-
-
-def comparable(key: str, settings: Any) -> Any:
-    """A run's ``model`` or PPO ``algo`` settings as their config class (other settings as they are)."""
-    if key == "model":
-        return ModelConfig(**settings)
-    if key == "algo" and settings.get("name") == "ppo":
-        return PPOConfig(**settings)
-    return settings
+"""The settings a reused run must share with the one asked for (typed groups compared with their schema's defaults
+filled in, so that a field added since, at its default, still matches)."""
 
 
 def differing_settings(saved: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
     """The :data:`SHARED_SETTINGS` in which two run configs differ."""
-    return [key for key in SHARED_SETTINGS if comparable(key, saved.get(key)) != comparable(key, wanted.get(key))]
+    saved, wanted = with_schema_defaults(saved), with_schema_defaults(wanted)
+    return [key for key in SHARED_SETTINGS if saved.get(key) != wanted.get(key)]
 
 
 def reusable_checkpoint(run_dir: Path, cfg: Any) -> tuple[Path | None, bool]:

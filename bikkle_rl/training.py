@@ -21,7 +21,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from bikkle_rl.algorithms.base import Algorithm
 from bikkle_rl.checkpoint import CheckpointManager, save_checkpoint
-from bikkle_rl.envs.stack import make_env, plain_config
+from bikkle_rl.envs.stack import make_env
 from bikkle_rl.evaluation.cells import evaluate_table, reference_factory
 from bikkle_rl.evaluation.curves import LearningCurve, plot_learning_curve
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET, evaluation_stack
@@ -38,9 +38,10 @@ from bikkle_rl.experiment import (
     resume_from,
 )
 from bikkle_rl.metrics import batch_metrics
+from bikkle_rl.plain_config import plain_config
 from bikkle_rl.progress import TrainingProgress
 from bikkle_rl.resume import check_resumable
-from bikkle_rl.run_config import check_train_config
+from bikkle_rl.run_config import check_train_config, with_schema_defaults
 from bikkle_rl.run_directory import claim_run_dir, resume_checkpoint
 from bikkle_rl.run_logging import LoggerConfig, make_logger
 from bikkle_rl.stop_signals import StopRequest
@@ -93,7 +94,7 @@ def train(cfg: DictConfig, run_dir: Path) -> Run:
     if cfg.resume:
         resume_path = resume_checkpoint(cfg.resume)
         resumed = load_run_checkpoint(resume_path)
-        check_resumable(plain_config(cfg), resumed["config"], str(resume_path))
+        check_resumable(plain_config(cfg), with_schema_defaults(resumed["config"]), str(resume_path))
     device = resolve_device(cfg.device)
     if device.type == "cpu":
         torch.set_num_threads(cfg.cpu_threads)

@@ -70,6 +70,18 @@ def compose_train():
 
 
 @pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The directory of a finished tiny training run (the recipe's config with ``TINY``, 512 frames), trained once
+    for the tests that read its checkpoints; a test that writes into a run directory copies it first."""
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    cfg = _compose(*TINY, "total_frames=512")
+    with open_dict(cfg):
+        cfg.logger.log_dir = str(run_dir)
+    train(cfg, run_dir)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
 def pretrained_gaze_agent(tmp_path_factory) -> Path:
     """A tiny MLP agent of the gaze-value arena (3 pink + 3 blue), trained without gaze for a few hundred steps:
     the ``final.pt`` a gaze-only fine-tune starts from (shared by the tests that only need its shapes)."""

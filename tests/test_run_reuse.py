@@ -8,7 +8,7 @@ import pytest
 
 from bikkle_rl.checkpoint import save_checkpoint
 from bikkle_rl.conf import compose_config
-from bikkle_rl.envs.stack import plain_config
+from bikkle_rl.plain_config import plain_config
 from bikkle_rl.run_reuse import reusable_checkpoint
 
 GAZE_VALUE_RUN = ["env=gaze_value", "model=transformer", "seed=1"]

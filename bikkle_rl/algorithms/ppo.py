@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -41,11 +41,11 @@ class PPOConfig:
     critic_coeff: float = 0.5
     normalize_advantage: bool = True
     target_kl: float | None = None
-    optim: OptimConfig = None  # type: ignore[assignment]
+    optim: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self) -> None:
-        if isinstance(self.optim, dict) or self.optim is None:
-            self.optim = OptimConfig(**(self.optim or {}))
+        if isinstance(self.optim, Mapping):  # built from a plain config (a checkpoint's)
+            self.optim = OptimConfig(**self.optim)
         for name in ("num_envs", "frames_per_env", "epochs", "minibatches"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"algo.{name} must be >= 1, got {getattr(self, name)!r}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -37,11 +37,15 @@ N_STEP_ONLY = ("gamma", "nonterminal", ("next", "original_reward"))
 """Entries ``MultiStepTransform`` adds that the loss never reads (dropped before storage)."""
 
 
-def _optim(value: OptimConfig | dict | None) -> OptimConfig:
-    """SAC's optimizer settings: :class:`OptimConfig` with SAC's defaults (lr 1e-3, no annealing or clipping)."""
+SAC_OPTIM_DEFAULTS = {"lr": 1e-3, "eps": 1e-8, "anneal_lr": False, "max_grad_norm": None}
+"""SAC's optimizer settings where the config gives none: no annealing or clipping."""
+
+
+def sac_optim(value: OptimConfig | Mapping | None = None) -> OptimConfig:
+    """:class:`OptimConfig` with :data:`SAC_OPTIM_DEFAULTS` under the settings ``value`` gives."""
     if isinstance(value, OptimConfig):
         return value
-    return OptimConfig(**{"lr": 1e-3, "eps": 1e-8, "anneal_lr": False, "max_grad_norm": None, **(value or {})})
+    return OptimConfig(**{**SAC_OPTIM_DEFAULTS, **(value or {})})
 
 
 @dataclass
@@ -71,18 +75,18 @@ class SACConfig:
     alpha_init: float = 0.01
     target_entropy: float | None = None
     loss_function: str = "l2"
-    replay: ReplayConfig = None  # type: ignore[assignment]
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
     save_buffer: bool = False
     buffer_dir: str | None = None
-    actor_optim: OptimConfig = None  # type: ignore[assignment]
-    critic_optim: OptimConfig = None  # type: ignore[assignment]
+    actor_optim: OptimConfig = field(default_factory=sac_optim)
+    critic_optim: OptimConfig = field(default_factory=sac_optim)
     alpha_lr: float = 3e-4
 
     def __post_init__(self) -> None:
-        if not isinstance(self.replay, ReplayConfig):
-            self.replay = ReplayConfig(**(self.replay or {}))
-        self.actor_optim = _optim(self.actor_optim)
-        self.critic_optim = _optim(self.critic_optim)
+        if isinstance(self.replay, Mapping):  # built from a plain config (a checkpoint's)
+            self.replay = ReplayConfig(**self.replay)
+        self.actor_optim = sac_optim(self.actor_optim)
+        self.critic_optim = sac_optim(self.critic_optim)
         for name in ("num_envs", "frames_per_env", "n_steps", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"algo.{name} must be >= 1, got {getattr(self, name)!r}")

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf
 from torchrl.envs import Compose, InitTracker, RewardSum, StepCounter, Transform, TransformedEnv
 
 from bikkle_rl.envs.bikkle import BikkleEnv
@@ -49,6 +48,7 @@ from bikkle_rl.envs.transforms import (
 )
 from bikkle_rl.envs.transforms.gaze_injection import AVAILABILITIES, availability_range
 from bikkle_rl.gaze import make_gaze_source
+from bikkle_rl.plain_config import plain_config
 
 PRESETS: dict[str, tuple[dict[str, Any], ...]] = {
     "mlp": ({"name": "sort_pellets", "within_kind": True}, {"name": "gaze"}, {"name": "flatten", "polar": True}),
@@ -68,19 +68,6 @@ ACTION_SCALINGS = ("max_norm", "full_speed", "clip")
 
 EVENT_SUMS = {("events", "pink"): "episode_pink", ("events", "blue"): "episode_blue",
               ("events", "high_value"): "episode_high_value"}
-
-
-def plain_config(value: Any) -> Any:
-    """Plain Python containers from OmegaConf nodes, dataclasses and mappings (recursively)."""
-    if isinstance(value, (DictConfig, ListConfig)):
-        return OmegaConf.to_container(value, resolve=True)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain_config(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {key: plain_config(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain_config(item) for item in value]
-    return value
 
 
 @dataclass

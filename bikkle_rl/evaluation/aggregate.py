@@ -32,6 +32,7 @@ from bikkle_rl.atomic_write import write_json
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
 from bikkle_rl.evaluation.report import format_table, plot_bars
 from bikkle_rl.evaluation.stats import CONFIDENCE, NUM_RESAMPLES, bootstrap_ci, interquartile_mean
+from bikkle_rl.run_config import with_schema_defaults
 
 EVAL_FILE = "eval.json"
 REPORT_DIR = "report"
@@ -138,7 +139,8 @@ def comparable_settings(data: Mapping, config: Mapping | None) -> dict[str, str]
         "oracle_agent": json.dumps(bool(data.get("oracle_checkpoint"))),
     }
     if config is not None:
-        settings |= flatten({key: value for key, value in config.items() if key not in UNCOMPARED_SETTINGS})
+        filled = with_schema_defaults(config)  # a field added since, at its default, still matches
+        settings |= flatten({key: value for key, value in filled.items() if key not in UNCOMPARED_SETTINGS})
         settings["fine_tune"] = json.dumps(config.get("init_from") is not None)
     return settings
 

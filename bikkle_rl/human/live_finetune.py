@@ -39,12 +39,13 @@ from torchrl.envs.utils import ExplorationType, set_exploration_type
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.checkpoint import load_checkpoint, load_state, save_checkpoint
 from bikkle_rl.conf import compose_config
-from bikkle_rl.envs.stack import make_env, plain_config
+from bikkle_rl.envs.stack import make_env
 from bikkle_rl.evaluation.protocols import EVALUATION_ARENA, evaluation_stack
 from bikkle_rl.evaluation.stats import summarize
 from bikkle_rl.experiment import env_stack, init_weights_from, make_algorithm, reward_normalizer
 from bikkle_rl.finetune import finetune_config
 from bikkle_rl.gaze.source import GazeSource
+from bikkle_rl.plain_config import plain_config
 from bikkle_rl.recording import BASE_COLUMNS, Recording, RecordingWriter, load_recording, save_recording
 
 PHASES = ("before", "train", "after")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bikkle_rl.checkpoint import save_checkpoint
-from bikkle_rl.envs.stack import plain_config
+from bikkle_rl.plain_config import plain_config
 from bikkle_rl.training import Run
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "gaze_value.py"

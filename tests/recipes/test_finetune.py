@@ -13,13 +13,14 @@ from bikkle_rl.agent_io import load_agent
 from bikkle_rl.checkpoint import load_checkpoint
 from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.config import BikkleConfig
-from bikkle_rl.envs.stack import make_env, plain_config
+from bikkle_rl.envs.stack import make_env
 from bikkle_rl.envs.transforms.token_layout import TokenType
 from bikkle_rl.experiment import env_stack, make_algorithm, make_train_env
 from bikkle_rl.finetune import finetune_config, run_finetune
 from bikkle_rl.gaze import RealisticGaze
 from bikkle_rl.human.simulate import simulate_recording
 from bikkle_rl.modules import ModelConfig, gaze_parameters, make_actor
+from bikkle_rl.plain_config import plain_config
 from bikkle_rl.recording import save_recording
 from bikkle_rl.training import train
 

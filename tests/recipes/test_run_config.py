@@ -8,11 +8,18 @@ from hydra.errors import ConfigCompositionException
 
 from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.config import BikkleConfig
-from bikkle_rl.envs.stack import plain_config
 from bikkle_rl.gaze import RealisticGaze
 from bikkle_rl.human.simulate import simulate_recording
+from bikkle_rl.modules.config import ModelConfig
+from bikkle_rl.plain_config import plain_config
 from bikkle_rl.recording import save_recording
-from bikkle_rl.run_config import ConfigError, check_evaluate_config, check_finetune_config, check_train_config
+from bikkle_rl.run_config import (
+    ConfigError,
+    check_evaluate_config,
+    check_finetune_config,
+    check_train_config,
+    with_schema_defaults,
+)
 
 
 def composition_error(name: str, *overrides: str) -> str:
@@ -41,14 +48,31 @@ def recording(tmp_path_factory) -> Path:
     ("compile=maybe", "compile"),
     ("evaluation.episodes=many", "evaluation.episodes"),
     ("time_limit_minutes=soon", "time_limit_minutes"),
+    ("model.hidden=wide", "model.hidden"),
+    ("env.max_speed=fast", "env.max_speed"),
+    ("algo.optim.lr=fast", "algo.optim.lr"),
+    ("algo=sac", None),
+    ("logger.tensorboard=maybe", "logger.tensorboard"),
+    ("algo.epochs=abc", "algo.epochs"),
 ])
 def test_hydra_refuses_a_value_of_the_wrong_type_naming_its_key(override, field):
+    """Run fields by the run's schema, config groups by their options' schemas (``GROUP_SCHEMAS``)."""
+    if field is None:  # a valid choice of group composes, typed
+        assert compose_config("train", [override, "algo.actor_optim.lr=0.01"]).algo.actor_optim.lr == 0.01
+        return
     assert f"full_key: {field}\n" in composition_error("train", override) + "\n"
 
 
-def test_hydra_refuses_wrong_types_in_the_other_recipes():
-    assert "full_key: episodes" in composition_error("evaluate", "episodes=abc")
-    assert "full_key: freeze" in composition_error("finetune_gaze", "freeze=maybe")
+def test_a_config_saved_before_a_field_existed_compares_equal_with_its_default_filled_in():
+    """A field absent from a saved config ran at its schema default; a saved value still counts."""
+    today = plain_config(compose_config("train", ["algo=sac", "model=mlp", "logger.log_dir=logs"]))
+    at_default = [key for key, value in plain_config(ModelConfig()).items() if today["model"][key] == value]
+    older = {**today, "model": {key: value for key, value in today["model"].items() if key not in at_default},
+             "algo": {key: value for key, value in today["algo"].items() if key != "replay"}}
+    assert at_default and older["model"] != today["model"] and "replay" in today["algo"]
+    assert with_schema_defaults(older) == with_schema_defaults(today) == today
+    changed = {**older, "model": {**older["model"], "hidden": 7}}
+    assert with_schema_defaults(changed)["model"] != today["model"]
 
 
 @pytest.mark.parametrize("overrides", [
@@ -82,12 +106,9 @@ def test_the_recipe_configs_pass(compose_train, tmp_path, overrides):
     ("evaluation.scenarios=[none,fitted:missing.yaml]", "evaluation.scenarios[1]='fitted:missing.yaml': no fitted"),
     ("env=gaze_value", "evaluation.protocol='seed': evaluation protocol 'seed' has 2 pellet slots"),
     ("init_from=missing.pt", "init_from='missing.pt': no such file"),
-    ("env.max_speed=fast", "env.max_speed: Value 'fast' of type 'str' could not be converted to Float"),
     ("env.max_speed=-1", "env.max_speed must be > 0"),
     ("model.encoder=rnn", "model.encoder must be one of"),
-    ("algo.epochs=abc", "algo.epochs: Value 'abc' of type 'str' could not be converted to Integer"),
     ("algo.optim.lr=-1", "algo.optim.lr must be > 0"),
-    ("+algo.bogus=1", "algo.bogus: Key 'bogus' not in 'PPOConfig'"),
     ("algo.name=dqn", "algo.name='dqn': unknown algorithm"),
     ("gaze.source=foo", "gaze: unknown gaze source 'foo'"),
     ("gaze.p_valid=2", "gaze.p_valid must lie in [0, 1]"),
@@ -95,6 +116,8 @@ def test_the_recipe_configs_pass(compose_train, tmp_path, overrides):
     ("reward_norm.gamma=2", "reward_norm.gamma must be in [0, 1]"),
     ("action_scaling=round", "action_scaling must be one of"),
     ("num_envs=0", "num_envs must be >= 1"),
+    ("+algo.bogus=1", "algo.bogus: Key 'bogus' not in 'PPOConfig'"),  # Hydra adds what `+` asks for
+    ("+model.bogus=1", "model.bogus: Key 'bogus' not in 'ModelConfig'"),
 ])
 def test_a_bad_value_fails_at_start_naming_its_field(compose_train, tmp_path, override, message):
     cfg = compose_train(tmp_path, override)
@@ -125,6 +148,11 @@ def test_untyped_configs_are_checked_against_the_schema(compose_train, tmp_path)
             check_train_config({**plain, key: value})
     with pytest.raises(ConfigError, match="^total_frames: no value given"):
         check_train_config({key: value for key, value in plain.items() if key != "total_frames"})
+    for group, field, value, message in (("env", "max_speed", "fast", "env.max_speed: Value 'fast'"),
+                                         ("algo", "epochs", "abc", "algo.epochs: Value 'abc'"),
+                                         ("algo", "bogus", 1, "algo.bogus: Key 'bogus' not in 'PPOConfig'")):
+        with pytest.raises(ConfigError, match=f"^{message}"):
+            check_train_config({**plain, group: {**plain[group], field: value}})
 
 
 @pytest.fixture
@@ -159,6 +187,7 @@ def test_finetune_config_checks(agent_file, tmp_path, recording):
 
     check()
     check("gaze=replay", f"gaze.path=[{recording}]", f"heldout=[{recording}]", "+algo.target_kl=0.02")
+    check("evaluation.scenarios=[]", f"heldout=[{recording}]")  # the held-out sessions are its scenarios
     for override, message in (("evaluation.episodes=0", "evaluation.episodes=0: must be >= 1"),
                               ("total_frames=0", "total_frames=0: must be >= 1"),
                               ("lr=-1", "lr=-1.0: must be > 0"),
@@ -166,6 +195,7 @@ def test_finetune_config_checks(agent_file, tmp_path, recording):
                               ("gaze_adapter=-1", "gaze_adapter=-1: must be >= 0"),
                               ("heldout=[missing.npz]", "heldout[0]='missing.npz': no recording"),
                               ("evaluation.references=[foo]", "evaluation.references[0]='foo'"),
+                              ("evaluation.scenarios=[]", "evaluation.scenarios=[]: give at least one scenario"),
                               ("evaluation.scenarios=[none,replay:missing.npz]", "evaluation.scenarios[1]=")):
         with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
             check(override)

@@ -1,6 +1,7 @@
 """Runs that end, keep their own directory, stop cleanly on a signal, and resume with their own config."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,8 +51,8 @@ def test_a_budget_is_rounded_up_to_whole_batches_and_never_read_as_endless(compo
             make_collector(cfg, env, algo, bad, torch.device("cpu"))
 
 
-def test_a_run_directory_holding_another_runs_checkpoints_is_refused(compose_train, tmp_path):
-    train(compose_train(tmp_path, "total_frames=512"), tmp_path)
+def test_a_run_directory_holding_another_runs_checkpoints_is_refused(compose_train, tiny_run, tmp_path):
+    shutil.copytree(tiny_run, tmp_path, dirs_exist_ok=True)
     with pytest.raises(RunDirectoryError, match="already holds another run's checkpoints"):
         train(compose_train(tmp_path, "total_frames=512"), tmp_path)
     other = tmp_path / "other"

@@ -90,19 +90,17 @@ def test_resume_continues_the_step_counter_and_the_learning_curve(compose_train,
     assert load_checkpoint(second_dir / "final.pt")["curve"] == second.history
 
 
-def test_init_from_loads_weights_into_a_new_run(compose_train, tmp_path):
-    train(compose_train(tmp_path, "total_frames=512"), tmp_path)
-    source = load_checkpoint(tmp_path / "final.pt")["algo"]["actor"]
-    cfg = compose_train(tmp_path / "b", "total_frames=512", f"init_from={tmp_path / 'final.pt'}",
+def test_init_from_loads_weights_into_a_new_run(compose_train, tiny_run, tmp_path):
+    source = load_checkpoint(tiny_run / "final.pt")["algo"]["actor"]
+    cfg = compose_train(tmp_path / "b", "total_frames=512", f"init_from={tiny_run / 'final.pt'}",
                         "algo.optim.lr=1e-12")
     run = train(cfg, tmp_path / "b")
     for name, value in run.algo.actor.state_dict().items():
         assert torch.allclose(value, source[name], atol=1e-6), name
 
 
-def test_truncated_or_foreign_checkpoint_gives_a_clear_error(compose_train, tmp_path):
-    train(compose_train(tmp_path, "total_frames=512"), tmp_path)
-    good = tmp_path / "final.pt"
+def test_truncated_or_foreign_checkpoint_gives_a_clear_error(compose_train, tiny_run, tmp_path):
+    good = tiny_run / "final.pt"
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     cfg = compose_train(tmp_path / "b", f"resume={truncated}")
