@@ -6,10 +6,9 @@ parameters train: the attention that would make it is frozen, so a gaze-only fin
 learns to ignore gaze. :class:`GazePelletAdapter` makes the comparison itself and writes it into each pellet's
 embedding; its output layer starts at zero, so adding it to a pretrained network leaves the network's function
 unchanged until it trains (:func:`load_weights_keeping_new_adapters`); with the never-learned gaze token dropped
-(``ModelConfig.gaze_token=False``) the fine-tune starts at exactly the agent's play without gaze. Measured in
-``benchmarks/gaze_value.py`` (``docs/gaze_value.md``): from that start, 4 M gaze-only fine-tune steps made no-gaze
-agents read gaze on two seeds of three (+0.74 / +0.88 over their play without gaze, where the gaze token alone never
-read it), and on all three (+1.11 / +1.23 / +0.99) with an exploration floor (``bikkle-finetune min_scale=0.4``).
+(``ModelConfig.gaze_token=False``) the fine-tune starts at exactly the agent's play without gaze. What such fine-tunes reach, with and without an
+exploration floor (``bikkle-finetune min_scale=0.4``), is measured by ``benchmarks/gaze_value.py`` and reported in
+``docs/gaze_value.md``.
 """
 
 from __future__ import annotations
