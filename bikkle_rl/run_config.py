@@ -127,7 +127,7 @@ class EvaluateConfig:
     oracle_checkpoint: str | None = None
     movement: bool = MISSING
     deterministic: bool = MISSING
-    video: bool = MISSING
+    video: Any = MISSING  # true | false | attention: checked by check_evaluate_config (OmegaConf has no bool | str)
     seed: int = MISSING
     device: str = MISSING
     cpu_threads: int = MISSING
@@ -405,6 +405,9 @@ def check_evaluate_config(cfg: Any) -> None:
     check_runtime(run)
     check_file("checkpoint", run.checkpoint)
     check_file("oracle_checkpoint", run.oracle_checkpoint)
+    if not (isinstance(run.video, bool) or run.video == "attention"):
+        raise ConfigError(f"video={run.video!r}: must be true, false or attention (the videos with the transformer's "
+                          "attention drawn)")
     check_evaluation(run, prefix="")
 
 

@@ -58,6 +58,13 @@ def disc(radius: float) -> Shape:
     return lambda dx, dy: dx * dx + dy * dy <= radius * radius
 
 
+def ring(inner: float, outer: torch.Tensor) -> Shape:
+    """An annulus between radius ``inner`` (excluded) and ``outer`` [N] per arena (arena units); empty where
+    ``outer <= inner``."""
+    outer = outer[:, None, None]
+    return lambda dx, dy: (dx * dx + dy * dy > inner * inner) & (dx * dx + dy * dy <= outer * outer)
+
+
 def cross(arm: float, half_width: float) -> Shape:
     """An axis-aligned ``+`` with arms ``arm`` long and ``2 * half_width`` thick."""
     return lambda dx, dy: (

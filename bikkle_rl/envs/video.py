@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -21,7 +22,10 @@ from bikkle_rl.envs.render import (
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 
-LEGEND = (
+LegendEntry = tuple[str, tuple[int, int, int], str]
+"""``(glyph, colour, label)``: a glyph of :func:`draw_glyph` in an RGB colour, and what it means."""
+
+LEGEND: tuple[LegendEntry, ...] = (
     ("disc", AGENT_COLOUR, "agent"),
     ("disc", PINK_COLOUR, "pink (reward)"),
     ("disc", HIGH_VALUE_COLOUR, "high-value pink"),
@@ -41,7 +45,7 @@ SWATCH_PX = 12
 
 
 def draw_glyph(draw: ImageDraw.ImageDraw, glyph: str, rgb: tuple[int, int, int], left: int, top: int) -> None:
-    """One legend glyph in the ``SWATCH_PX`` square at (left, top): a disc, a cross, a border or a bar."""
+    """One legend glyph in the ``SWATCH_PX`` square at (left, top): a disc, a cross, a border, a bar or a ring."""
     right, bottom, middle = left + SWATCH_PX - 1, top + SWATCH_PX - 1, SWATCH_PX // 2
     if glyph == "disc":
         draw.ellipse((left + 1, top + 1, right - 1, bottom - 1), fill=rgb)
@@ -50,20 +54,22 @@ def draw_glyph(draw: ImageDraw.ImageDraw, glyph: str, rgb: tuple[int, int, int],
         draw.rectangle((left + middle - 1, top, left + middle, bottom), fill=rgb)
     elif glyph == "border":
         draw.rectangle((left, top, right, bottom), outline=rgb, width=2)
+    elif glyph == "ring":
+        draw.ellipse((left, top, right, bottom), outline=rgb, width=2)
     elif glyph == "bar":
         draw.rectangle((left, top + middle - 1, right, top + middle + 1), fill=rgb)
     else:
         raise ValueError(f"unknown legend glyph {glyph!r}")
 
 
-def legend_strip(width: int) -> torch.Tensor:
-    """The legend as an image uint8 [L, width, 3]: its entries flow left to right in rows of ``LEGEND_ROW_PX``."""
+def legend_strip(width: int, legend: Sequence[LegendEntry] = LEGEND) -> torch.Tensor:
+    """``legend`` as an image uint8 [L, width, 3]: its entries flow left to right in rows of ``LEGEND_ROW_PX``."""
     font = ImageFont.load_default()
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     gap = SWATCH_PX // 2
     rows: list[list[tuple[int, tuple]]] = [[]]
     used = gap
-    for entry in LEGEND:
+    for entry in legend:
         item_width = SWATCH_PX + gap // 2 + int(measure.textlength(entry[2], font=font)) + gap
         if rows[-1] and used + item_width > width:
             rows.append([])
@@ -81,9 +87,10 @@ def legend_strip(width: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image).copy())
 
 
-def with_legend(frames: torch.Tensor) -> torch.Tensor:
-    """Frames uint8 [T,H,W,3] with the legend strip below them: [T,H+L,W,3]; the frames' pixels are unchanged."""
-    strip = legend_strip(frames.shape[2]).to(frames.device)
+def with_legend(frames: torch.Tensor, legend: Sequence[LegendEntry] = LEGEND) -> torch.Tensor:
+    """Frames uint8 [T,H,W,3] with the strip of ``legend`` below them: [T,H+L,W,3]; the frames' pixels are
+    unchanged. An overlay on the frames extends :data:`LEGEND` with its own entries."""
+    strip = legend_strip(frames.shape[2], legend).to(frames.device)
     return torch.cat((frames, strip.expand(frames.shape[0], *strip.shape)), dim=1)
 
 

@@ -4,17 +4,21 @@ The story of an evaluation (``bikkle-eval``, :mod:`bikkle_rl.recipes.evaluate`):
 agent if given) from its checkpoint, run every policy on every scenario as one batched env from the same seeded
 layouts, summarise each cell (mean, std, 95 % bootstrap CI) and how each policy moves (progress toward pinks near,
 around and clear of blues, summed while the same episodes run), state the value of gaze when the scenarios allow,
-and write eval.json, eval.md, eval.png and a video per scenario (see ``bikkle_rl/conf/evaluate.yaml``).
+and write eval.json, eval.md, eval.png and a video per scenario, with ``video=attention`` also one with the agent's
+attention drawn (:mod:`bikkle_rl.evaluation.attention_video`; see ``bikkle_rl/conf/evaluate.yaml``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
+from torch import nn
 
 from bikkle_rl.agent_io import load_agent
+from bikkle_rl.evaluation.attention_video import ATTENTION_LEGEND, AttentionOverlay
 from bikkle_rl.evaluation.cells import (
     Cells,
     PolicyFactory,
@@ -28,7 +32,7 @@ from bikkle_rl.evaluation.protocols import evaluation_stack, scenario_label
 from bikkle_rl.evaluation.report import record_video, write_report
 from bikkle_rl.evaluation.rollout import episode_movement
 from bikkle_rl.experiment import env_stack, resolve_device
-from bikkle_rl.run_config import check_evaluate_config
+from bikkle_rl.run_config import ConfigError, check_evaluate_config
 
 
 def merge_cells(first: Cells, second: Cells) -> Cells:
@@ -49,6 +53,16 @@ def movement_table(cells: Cells) -> tuple[dict[str, dict[str, dict[str, float]]]
     return figures, "\n".join(lines) + "\n"
 
 
+def attention_overlay(actor: nn.Module, run_config: Mapping) -> AttentionOverlay:
+    """The attention overlay of ``video=attention`` for ``actor``; a :class:`ConfigError` naming the model when the
+    agent has no token transformer, before anything is evaluated."""
+    try:
+        return AttentionOverlay(actor)
+    except ValueError as error:
+        model = run_config.get("model", {}).get("encoder", "?")
+        raise ConfigError(f"video='attention': the agent's model is {model!r}: {error}") from None
+
+
 def run_evaluation(cfg: DictConfig) -> dict:
     """Evaluates as configured and writes the report into ``cfg.out_dir``; returns results and paths.
 
@@ -61,6 +75,7 @@ def run_evaluation(cfg: DictConfig) -> dict:
         torch.set_num_threads(cfg.cpu_threads)
     scenarios = list(cfg.scenarios)
     actor, run_config = load_agent(cfg.checkpoint, device)
+    attention = attention_overlay(actor, run_config) if video == "attention" else None
     stack = env_stack(run_config)
     policies: dict[str, PolicyFactory] = {"agent": lambda env: actor}
     policies |= {name: reference_factory(name) for name in cfg.references}
@@ -91,7 +106,12 @@ def run_evaluation(cfg: DictConfig) -> dict:
     if video:
         for scenario in scenarios:
             video_stack = {**evaluation_stack(stack, cfg.protocol, scenario, num_envs=4), "device": str(device)}
-            paths[f"video_{scenario}"] = record_video(policies["agent"], video_stack,
-                                                      out_dir / f"agent_{scenario_label(scenario)}.mp4", seed=cfg.seed)
+            label = scenario_label(scenario)
+            paths[f"video_{scenario}"] = record_video(policies["agent"], video_stack, out_dir / f"agent_{label}.mp4",
+                                                      seed=cfg.seed)
+            if attention is not None:
+                paths[f"attention_video_{scenario}"] = record_video(
+                    policies["agent"], video_stack, out_dir / f"agent_attention_{label}.mp4", seed=cfg.seed,
+                    overlay=attention, legend=ATTENTION_LEGEND)
     print(paths["table"].read_text())
     return {"returns": returns, "results": results, "gaze_value": gaze_value, "movement": figures, "paths": paths}

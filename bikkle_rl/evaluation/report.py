@@ -3,7 +3,7 @@ what its numbers are, and videos with a legend."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -11,12 +11,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
+from tensordict import TensorDictBase
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from bikkle_rl.atomic_write import write_json
-from bikkle_rl.envs import save_video
+from bikkle_rl.envs import BikkleConfig, save_video
 from bikkle_rl.envs.stack import make_env
-from bikkle_rl.envs.video import with_legend
+from bikkle_rl.envs.video import LEGEND, LegendEntry, with_legend
 from bikkle_rl.evaluation.cells import PolicyFactory
 from bikkle_rl.evaluation.protocols import (
     EVALUATION_ARENA,
@@ -163,11 +164,18 @@ def write_report(results: Mapping, out_dir: str | Path, title: str, extra: Mappi
     return paths
 
 
+FrameOverlay = Callable[[TensorDictBase, torch.Tensor, BikkleConfig], torch.Tensor]
+"""``overlay(observation, frames, config) -> frames``: draws on the frames uint8 [N, H, W, 3] of the arenas (of
+``config``) what the policy makes of ``observation`` [N], the observation it acts on in those frames."""
+
+
 @torch.no_grad()
 def record_video(policy_factory: PolicyFactory, stack: dict, path: str | Path, seed: int, arenas: int = 4,
-                 size: int = 128, fps: float = 20.0) -> Path:
+                 size: int = 128, fps: float = 20.0, overlay: FrameOverlay | None = None,
+                 legend: Sequence[LegendEntry] = LEGEND) -> Path:
     """An MP4 of ``arenas`` episodes side by side in the human view (high-value pellet green, gaze cross), with
-    the legend strip of :func:`~bikkle_rl.envs.video.with_legend` below them."""
+    the strip of ``legend`` (:func:`~bikkle_rl.envs.video.with_legend`) below them; ``overlay`` draws on each
+    frame before the arenas are laid side by side (its glyphs belong in ``legend``)."""
     env = make_env({**stack, "num_envs": arenas}, seed=seed)
     policy = policy_factory(env)
     td = env.reset()
@@ -177,9 +185,11 @@ def record_video(policy_factory: PolicyFactory, stack: dict, path: str | Path, s
             gaze = td.get("gaze", None)
             valid = td.get("gaze_valid", None)
             view = env.base_env.render(mode="human", size=size, gaze=gaze, gaze_valid=valid)
+            if overlay is not None:
+                view = overlay(td, view, env.base_env.config)
             frames.append(torch.cat(list(view), dim=1))  # arenas side by side
             td = env.step(policy(td))
             if td["next", "done"].all():
                 break
             td = env.step_mdp(td)
-    return save_video(with_legend(torch.stack(frames)), path, fps=fps)
+    return save_video(with_legend(torch.stack(frames), legend), path, fps=fps)

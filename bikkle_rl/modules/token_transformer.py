@@ -36,6 +36,13 @@ class TypedTokenizer(nn.Module):
         return [self.projections[token_type].weight, self.type_embeddings[token_type]]
 
 
+def attention_weights(query: torch.Tensor, key: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Each query's softmax weights over the keys, [heads, Tq, Tk, B], from ``query``, ``key`` [heads, head_width,
+    T, B] and ``bias`` [T, B] (see :func:`attention`): ``softmax_k(q . k / sqrt(head_width) + bias_k)``."""
+    scores = torch.stack([(query * k[:, :, None]).sum(1) for k in key.unbind(2)], dim=2)  # [heads, Tq, Tk, B]
+    return torch.add(bias, scores, alpha=query.shape[1] ** -0.5).softmax(2)
+
+
 def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """Softmax attention over ``query``, ``key``, ``value`` [heads, head_width, T, B] -> [heads, head_width, T, B].
 
@@ -44,8 +51,7 @@ def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, bias:
     vectorised over the batch: with a handful of tokens and heads of width 8, batched matmuls (and CPU
     ``scaled_dot_product_attention``) spend their time on per-matrix overhead instead (~3x slower here).
     """
-    scores = torch.stack([(query * k[:, :, None]).sum(1) for k in key.unbind(2)], dim=2)  # [heads, Tq, Tk, B]
-    weights = torch.add(bias, scores, alpha=query.shape[1] ** -0.5).softmax(2)
+    weights = attention_weights(query, key, bias)
     out = None
     for w, v in zip(weights.unbind(2), value.unbind(2)):
         out = w[:, None] * v[:, :, None] if out is None else torch.addcmul(out, w[:, None], v[:, :, None])
@@ -78,12 +84,21 @@ class TransformerBlock(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def forward(self, x: torch.Tensor, attend_bias: torch.Tensor) -> torch.Tensor:
+    def query_key_value(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The heads' queries, keys and values of ``x`` [T, B, width], each [heads, head_width, T, B]."""
         length, batch, width = x.shape
         normed = self.attention_norm(x).view(-1, width)
         qkv = torch.addmm(self.qkv.bias[:, None], self.qkv.weight, normed.T)  # [3 * width, T * B]
-        query, key, value = qkv.view(3, self.num_heads, width // self.num_heads, length, batch).unbind(0)
-        attended = attention(query, key, value, attend_bias).view(width, -1)  # [width, T * B]
+        return qkv.view(3, self.num_heads, width // self.num_heads, length, batch).unbind(0)
+
+    def attention_weights(self, x: torch.Tensor, attend_bias: torch.Tensor) -> torch.Tensor:
+        """The weights [heads, Tq, Tk, B] with which this block's attention mixes the tokens of ``x`` [T, B, width]."""
+        query, key, _ = self.query_key_value(x)
+        return attention_weights(query, key, attend_bias)
+
+    def forward(self, x: torch.Tensor, attend_bias: torch.Tensor) -> torch.Tensor:
+        query, key, value = self.query_key_value(x)
+        attended = attention(query, key, value, attend_bias).view(x.shape[-1], -1)  # [width, T * B]
         x = x + self.attention_out(attended.T).view(x.shape)
         return x + self.feedforward(self.feedforward_norm(x))
 
@@ -119,8 +134,14 @@ class TokenTransformer(nn.Module):
         self.query = nn.Parameter(torch.randn(width) * 0.02) if pooling == "query" else None
         self.out_features = width
 
-    def forward(self, tokens: torch.Tensor, token_type: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
-        batch_shape, length = tokens.shape[:-2], tokens.shape[-2]
+    def embed(self, tokens: torch.Tensor, token_type: torch.Tensor,
+              token_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The first block's input ``x`` [T', B, width], the pooled tokens' ``mask`` [T', B] and the blocks'
+        ``attend_bias`` [T', B], from the inputs of :meth:`forward` flattened to one batch dimension B.
+
+        T' = T, plus the learned query token as the last one with ``query`` pooling.
+        """
+        length = tokens.shape[-2]
         # Token-major [T, B, ...] throughout, so that attention runs over a contiguous batch dimension.
         tokens = tokens.reshape(-1, length, tokens.shape[-1]).transpose(0, 1).contiguous()
         token_type = token_type.reshape(-1, length).T.contiguous()
@@ -138,6 +159,10 @@ class TokenTransformer(nn.Module):
         # A row with no present token attends to everything (all zeros) instead of to nothing (NaN).
         attend = mask | ~mask.any(0)
         attend_bias = x.new_zeros(attend.shape).masked_fill(~attend, float("-inf"))
+        return x, mask, attend_bias
+
+    def forward(self, tokens: torch.Tensor, token_type: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+        x, mask, attend_bias = self.embed(tokens, token_type, token_mask)
         for block in self.blocks:
             x = block(x, attend_bias)
         x = self.final_norm(x)
@@ -147,7 +172,30 @@ class TokenTransformer(nn.Module):
         else:
             weights = mask.to(x.dtype)[..., None]
             pooled = (x * weights).sum(0) / weights.sum(0).clamp_min(1.0)
-        return pooled.reshape(*batch_shape, -1)
+        return pooled.reshape(*tokens.shape[:-2], -1)
+
+    @torch.no_grad()
+    def pooled_attention(self, tokens: torch.Tensor, token_type: torch.Tensor,
+                         token_mask: torch.Tensor) -> torch.Tensor:
+        """How much the pooled output attends to each token: weights [..., T'] over the keys of the last block.
+
+        The last block's attention weights, averaged over its heads, for the query the output is pooled from:
+        with ``query`` pooling the learned query token's row (T' = T + 1: its last weight is the query token's
+        attention to itself); with ``mean`` pooling the mean of the present tokens' rows (T' = T), since the
+        output is the mean of those tokens. Either way the weights sum to 1 over the present tokens (and the query
+        token) and are 0 on absent ones. Inputs as :meth:`forward`'s; a separate pass through the same modules, so
+        the forward pass is untouched (for a video overlay, :mod:`bikkle_rl.evaluation.attention_video`).
+        """
+        x, mask, attend_bias = self.embed(tokens, token_type, token_mask)
+        for block in self.blocks[:-1]:
+            x = block(x, attend_bias)
+        weights = self.blocks[-1].attention_weights(x, attend_bias).mean(0)  # [Tq, Tk, B]
+        if self.query is not None:
+            pooled = weights[-1]
+        else:
+            rows = mask.to(x.dtype)[:, None]  # [Tq, 1, B]
+            pooled = (weights * rows).sum(0) / rows.sum(0).clamp_min(1.0)
+        return pooled.T.reshape(*tokens.shape[:-2], -1)
 
     def gaze_parameters(self) -> list[nn.Parameter]:
         adapter = [] if self.gaze_adapter is None else list(self.gaze_adapter.parameters())

@@ -2,6 +2,7 @@
 
     bikkle-eval checkpoint=outputs/.../final.pt                       # seed protocol, 1000 episodes a cell
     bikkle-eval checkpoint=outputs/.../final.pt protocol=gaze-value  # 3 pink + 3 blue: gaze has value
+    bikkle-eval checkpoint=outputs/.../final.pt video=attention      # and the transformer's attention drawn
     bikkle-eval -m checkpoint=A/final.pt,B/final.pt hydra/launcher=local
 
 :func:`~bikkle_rl.evaluation.agent_evaluation.run_evaluation` checks the config, evaluates, and writes eval.json,

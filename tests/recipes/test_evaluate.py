@@ -3,6 +3,8 @@
 import json
 
 import gymnasium
+import imageio.v2 as imageio
+import numpy as np
 import pytest
 import torch
 from hydra.errors import ConfigCompositionException
@@ -13,11 +15,14 @@ from bikkle_rl.agent_io import load_agent
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
 from bikkle_rl.conf import compose_config
 from bikkle_rl.envs.stack import make_env
+from bikkle_rl.envs.video import legend_strip
 from bikkle_rl.evaluation import evaluate_policy
 from bikkle_rl.evaluation.agent_evaluation import run_evaluation
+from bikkle_rl.evaluation.attention_video import ATTENTION_LEGEND
 from bikkle_rl.evaluation.protocols import evaluation_stack
 from bikkle_rl.experiment import env_stack
 from bikkle_rl.policies import make_reference_policy
+from bikkle_rl.run_config import ConfigError
 from bikkle_rl.training import train
 
 PROTOCOL_ARENAS = {"seed": {"num_pink": 1, "num_blue": 1}, "gaze-value": {"num_pink": 3, "num_blue": 3}}
@@ -155,11 +160,45 @@ def test_references_and_video_without_value_of_gaze(tiny_runs, tmp_path):
     assert [p.name for p in tmp_path.glob("*.mp4")] == ["agent_uniform.mp4"]
 
 
-@pytest.mark.parametrize("flag", ["movement", "deterministic", "video"])
+@pytest.mark.parametrize("flag", ["movement", "deterministic"])
 def test_a_flag_that_is_not_true_or_false_fails_clearly(tiny_runs, tmp_path, flag):
     with pytest.raises(ConfigCompositionException) as caught:
         compose_evaluate(f"checkpoint={tiny_runs['agent']}", f"{flag}=maybe", f"out_dir={tmp_path}")
     assert f"full_key: {flag}" in str(caught.value.__cause__)
+
+
+@pytest.mark.parametrize("value", ["maybe", "1"])
+def test_a_video_that_is_not_true_false_or_attention_fails_at_start_up(tiny_runs, tmp_path, value):
+    cfg = compose_evaluate(f"checkpoint={tiny_runs['agent']}", f"video={value}", f"out_dir={tmp_path}")
+    with pytest.raises(ConfigError, match=r"^video=.*: must be true, false or attention"):
+        run_evaluation(cfg)
+    assert not (tmp_path / "eval.json").exists()
+
+
+def test_attention_video_of_an_mlp_agent_fails_naming_the_model(tiny_runs, tmp_path):
+    cfg = compose_evaluate(f"checkpoint={tiny_runs['agent']}", "protocol=gaze-value", "episodes=4",
+                           "video=attention", f"out_dir={tmp_path}")
+    with pytest.raises(ConfigError, match="video='attention': the agent's model is 'mlp'.*token-transformer"):
+        run_evaluation(cfg)
+    assert not (tmp_path / "eval.json").exists()  # failed before anything was evaluated
+
+
+def test_attention_video_of_a_transformer_agent(compose_train, tmp_path):
+    """``video=attention`` writes the plain video and, beside it, the same episodes with attention halos."""
+    train(compose_train(tmp_path / "run", "model=transformer", "total_frames=256"), tmp_path / "run")
+    out_dir = tmp_path / "eval"
+    cfg = compose_evaluate(f"checkpoint={tmp_path / 'run' / 'final.pt'}", "scenarios=[correlated]", "episodes=4",
+                           "references=[]", "movement=false", "video=attention", f"out_dir={out_dir}")
+    paths = run_evaluation(cfg)["paths"]
+    assert sorted(p.name for p in out_dir.glob("*.mp4")) == ["agent_attention_correlated.mp4", "agent_correlated.mp4"]
+    assert paths["attention_video_correlated"] == out_dir / "agent_attention_correlated.mp4"
+    plain, attention = (imageio.mimread(out_dir / name) for name in ("agent_correlated.mp4",
+                                                                       "agent_attention_correlated.mp4"))
+    size, width = 128, 4 * 128  # record_video's 4 arenas side by side
+    assert attention[0].shape == (size + legend_strip(width, ATTENTION_LEGEND).shape[0], width, 3)
+    assert len(attention) == len(plain)
+    arenas_differ = [np.abs(a[:size].astype(int) - p[:size].astype(int)).max() for a, p in zip(attention, plain)]
+    assert max(arenas_differ) > 64  # the halos, well above the MP4's loss
 
 
 def test_a_sac_checkpoint_loads_as_an_agent(compose_train, tmp_path):
