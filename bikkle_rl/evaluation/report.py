@@ -3,6 +3,7 @@ what its numbers are, and videos with a legend."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def plot_bars(results: Mapping[str, Mapping[str, Mapping]], path: Path, title: s
     scenarios = list(results)
     policies = list(next(iter(results.values())))
     width = 0.8 / len(policies)
-    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(scenarios), 3.6))
+    fig_width = max(4.5, 1.8 + 1.6 * len(scenarios))
+    fig, ax = plt.subplots(figsize=(fig_width, 3.6), layout="constrained")
     for i, policy in enumerate(policies):
         means = [results[s][policy]["mean"] for s in scenarios]
         errors = [[m - results[s][policy]["ci_low"] for s, m in zip(scenarios, means)],
@@ -54,10 +56,9 @@ def plot_bars(results: Mapping[str, Mapping[str, Mapping]], path: Path, title: s
         ax.bar(xs, means, width, yerr=errors, capsize=3, label=policy)
     ax.set_xticks(range(len(scenarios)), scenarios)
     ax.set_ylabel("average return (95 % CI)")
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, width=int(11 * fig_width)))  # a long title wraps instead of being cut
     ax.axhline(0, color="black", linewidth=0.5)
     ax.legend(fontsize=8)
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -2,6 +2,7 @@
 eval.json records, and the video's legend."""
 
 import json
+import warnings
 
 import imageio.v2 as imageio
 import torch
@@ -9,7 +10,7 @@ import torch
 from bikkle_rl.envs.video import legend_strip
 from bikkle_rl.evaluation.cells import reference_factory, summarize_returns
 from bikkle_rl.evaluation.protocols import evaluation_stack, replay_scenario
-from bikkle_rl.evaluation.report import record_video, write_report
+from bikkle_rl.evaluation.report import plot_bars, record_video, write_report
 from bikkle_rl.evaluation.stats import NUM_RESAMPLES
 
 EPISODES = 20
@@ -89,3 +90,12 @@ def test_video_carries_the_legend_below_the_arenas(tmp_path):
     assert frames[0].shape == (size + legend.shape[0], size * arenas, 3)
     region = torch.from_numpy(frames[0][size:]).int()
     assert (region - legend.int()).abs().float().mean() < 8  # lossy MP4: close to the legend drawn
+
+
+def test_bar_chart_of_one_scenario_with_a_long_title_fits_without_a_layout_warning(tmp_path):
+    results = summarize_returns({"replay:outputs/recordings/a_session_with_a_long_name.npz": {
+        "agent": torch.tensor([1.0, 2.0]), "greedy": torch.tensor([2.0, 3.0])}}, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns where a layout cannot fit the axes' decorations
+        path = plot_bars(results, tmp_path / "bars.png", "a long title: transformer ppo, protocol gaze-value, tuned")
+    assert imageio.imread(path).shape[1] >= 4.5 * 120  # at least 4.5 inches at 120 dpi
