@@ -26,6 +26,7 @@ from bikkle_rl.evaluation.protocols import (
     PROTOCOLS,
     REPLAY_PREFIXES,
     SELF_TIMED_SOURCES,
+    scenario_label,
 )
 from bikkle_rl.evaluation.stats import CONFIDENCE, NUM_RESAMPLES
 from bikkle_rl.gaze import CorrelatedGaze
@@ -54,9 +55,10 @@ def plot_bars(results: Mapping[str, Mapping[str, Mapping]], path: Path, title: s
                   [results[s][policy]["ci_high"] - m for s, m in zip(scenarios, means)]]
         xs = [j + (i - (len(policies) - 1) / 2) * width for j in range(len(scenarios))]
         ax.bar(xs, means, width, yerr=errors, capsize=3, label=policy)
-    ax.set_xticks(range(len(scenarios)), scenarios)
+    labels = [textwrap.fill(scenario_label(scenario), width=18) for scenario in scenarios]  # recordings: file names
+    ax.set_xticks(range(len(scenarios)), labels)
     ax.set_ylabel("average return (95 % CI)")
-    ax.set_title(textwrap.fill(title, width=int(11 * fig_width)))  # a long title wraps instead of being cut
+    ax.set_title(textwrap.fill(title, width=int(9 * fig_width)))  # a long title wraps instead of being cut
     ax.axhline(0, color="black", linewidth=0.5)
     ax.legend(fontsize=8)
     fig.savefig(path, dpi=120)

@@ -92,10 +92,17 @@ def test_video_carries_the_legend_below_the_arenas(tmp_path):
     assert (region - legend.int()).abs().float().mean() < 8  # lossy MP4: close to the legend drawn
 
 
-def test_bar_chart_of_one_scenario_with_a_long_title_fits_without_a_layout_warning(tmp_path):
-    results = summarize_returns({"replay:outputs/recordings/a_session_with_a_long_name.npz": {
-        "agent": torch.tensor([1.0, 2.0]), "greedy": torch.tensor([2.0, 3.0])}}, seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # matplotlib warns where a layout cannot fit the axes' decorations
-        path = plot_bars(results, tmp_path / "bars.png", "a long title: transformer ppo, protocol gaze-value, tuned")
-    assert imageio.imread(path).shape[1] >= 4.5 * 120  # at least 4.5 inches at 120 dpi
+def test_bar_charts_fit_long_titles_and_recording_paths_without_a_layout_warning(tmp_path):
+    """Matplotlib warns where a layout cannot fit the axes' decorations (and cuts them): a long title wraps, and a
+    recording's scenario is labelled by its file names, not its whole path."""
+    deep = "/a/very/deep/directory/of/recorded/sessions/of/participant/p01"
+    scenario_sets = ([f"replay:{deep}/session_with_a_long_name.npz"],
+                     [f"replay-pellet:{deep}/session_0.npz+{deep}/session_1.npz", "correlated"])
+    for index, scenarios in enumerate(scenario_sets):
+        returns = {scenario: {policy: torch.tensor([1.0, 2.0]) for policy in ("before", "after", "greedy")}
+                   for scenario in scenarios}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            path = plot_bars(summarize_returns(returns, seed=0), tmp_path / f"bars_{index}.png",
+                             "gaze-only fine-tune on replay gaze, protocol gaze-value")
+        assert imageio.imread(path).shape[1] >= 4.5 * 120  # at least 4.5 inches at 120 dpi
