@@ -20,3 +20,14 @@ def plain_config(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain_config(item) for item in value]
     return value
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``: dotted names to values (lists, and empty mappings, stay whole)."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping) and value:
+            flat |= flatten_config(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

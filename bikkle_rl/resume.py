@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from bikkle_rl.experiment import load_run_checkpoint
-from bikkle_rl.plain_config import plain_config
+from bikkle_rl.plain_config import flatten_config, plain_config
 from bikkle_rl.run_config import with_schema_defaults
 from bikkle_rl.run_directory import resume_checkpoint
 
@@ -36,24 +36,13 @@ class ResumeConfigError(ValueError):
     """A resuming command line contradicts the checkpoint's config."""
 
 
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists stay whole)."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping) and value:
-            flat |= flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def _under(path: str, keys: Iterable[str]) -> bool:
     return any(path == key or path.startswith(f"{key}.") for key in keys)
 
 
 def changed_paths(config: Mapping[str, Any], reference: Mapping[str, Any]) -> set[str]:
     """The dotted settings whose values differ between two configs (present in only one counts)."""
-    a, b = flatten(config), flatten(reference)
+    a, b = flatten_config(config), flatten_config(reference)
     return {path for path in a.keys() | b.keys() if a.get(path, _MISSING) != b.get(path, _MISSING)}
 
 
@@ -61,7 +50,7 @@ def contradictions(config: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> 
     """``config``'s settings that differ from the checkpoint's and may not change when resuming, as
     ``name: checkpoint -> now`` lines. Top-level settings the checkpoint lacks (added to the recipe since) do not
     count."""
-    a, b = flatten(config), flatten(checkpoint)
+    a, b = flatten_config(config), flatten_config(checkpoint)
     fixed = sorted(path for path in changed_paths(config, checkpoint)
                    if not _under(path, ADJUSTABLE + RUN_LOCAL) and path.split(".")[0] in checkpoint)
     return [f"{path}: {_shown(b.get(path, _MISSING))} -> {_shown(a.get(path, _MISSING))}" for path in fixed]
@@ -89,14 +78,14 @@ def resumed_config(current: Mapping[str, Any], defaults: Mapping[str, Any], chec
     ``overridden`` the keys the command line names (e.g. ``model`` for ``model=mlp``, so that restating a default
     counts too). Settings added to the recipe after the checkpoint was written take the current value.
     """
-    requested = {path for path in flatten(current) if _under(path, overridden)} | changed_paths(current, defaults)
+    requested = {path for path in flatten_config(current) if _under(path, overridden)} | changed_paths(current, defaults)
     effective = {key: copy.deepcopy(checkpoint[key] if key in checkpoint and key not in RUN_LOCAL else value)
                  for key, value in current.items()}
     effective |= {key: copy.deepcopy(value) for key, value in checkpoint.items() if key not in effective}
     for key in overridden:  # a whole group named on the command line (model=mlp) replaces the checkpoint's
         if key in current and isinstance(current[key], Mapping):
             effective[key] = copy.deepcopy(current[key])
-    current_flat = flatten(current)
+    current_flat = flatten_config(current)
     for path in sorted(requested):
         _set_path(effective, path, current_flat.get(path, _MISSING))
     return effective

@@ -103,12 +103,14 @@ class BikkleVectorEnv(VectorEnv):
         return {**info, **{f"_{key}": present.copy() for key in info}}
 
     def _actions(self, actions: Any) -> torch.Tensor:
-        actions = torch.as_tensor(np.asarray(actions, dtype=np.float32), device=self.device)
+        """``actions`` checked on the host, where they come from (a NaN check on a device would sync), then moved
+        to ``device``."""
+        actions = np.asarray(actions, dtype=np.float32)
         if actions.shape != self.action_space.shape:
-            raise ValueError(f"actions must have shape {self.action_space.shape}, got {tuple(actions.shape)}")
-        if actions.isnan().any():
-            raise ValueError(f"actions contain NaN in arenas {actions.isnan().any(-1).nonzero().flatten().tolist()}")
-        return actions
+            raise ValueError(f"actions must have shape {self.action_space.shape}, got {actions.shape}")
+        if (nan_rows := np.isnan(actions).any(-1)).any():
+            raise ValueError(f"actions contain NaN in arenas {nan_rows.nonzero()[0].tolist()}")
+        return torch.as_tensor(actions, device=self.device)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

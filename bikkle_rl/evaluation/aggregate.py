@@ -32,6 +32,7 @@ from bikkle_rl.atomic_write import write_json
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
 from bikkle_rl.evaluation.report import format_table, plot_bars
 from bikkle_rl.evaluation.stats import CONFIDENCE, NUM_RESAMPLES, bootstrap_ci, interquartile_mean
+from bikkle_rl.plain_config import flatten_config
 from bikkle_rl.run_config import with_schema_defaults
 
 EVAL_FILE = "eval.json"
@@ -117,17 +118,6 @@ def run_directory(checkpoint: Path) -> Path:
     return folder.parent if folder.name == "checkpoints" else folder
 
 
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """``{"model": {"encoder": "mlp"}}`` -> ``{"model.encoder": '"mlp"'}``: dotted names to JSON text."""
-    flat: dict[str, str] = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            flat |= flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = json.dumps(value, sort_keys=True)
-    return flat
-
-
 def comparable_settings(data: Mapping, config: Mapping | None) -> dict[str, str]:
     """What must match for two runs to be pooled: the evaluation's settings and the run config but for
     ``UNCOMPARED_SETTINGS`` (see the module docstring)."""
@@ -140,7 +130,8 @@ def comparable_settings(data: Mapping, config: Mapping | None) -> dict[str, str]
     }
     if config is not None:
         filled = with_schema_defaults(config)  # a field added since, at its default, still matches
-        settings |= flatten({key: value for key, value in filled.items() if key not in UNCOMPARED_SETTINGS})
+        compared = flatten_config({key: value for key, value in filled.items() if key not in UNCOMPARED_SETTINGS})
+        settings |= {name: json.dumps(value, sort_keys=True) for name, value in compared.items()}
         settings["fine_tune"] = json.dumps(config.get("init_from") is not None)
     return settings
 
