@@ -10,6 +10,7 @@ from torchrl.envs import EnvBase
 from bikkle_rl.envs import dynamics
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.keys import PRIVILEGED
+from bikkle_rl.envs.random import ArenaRNG
 from bikkle_rl.envs.render import render_frames
 
 
@@ -31,7 +32,8 @@ class BikkleEnv(EnvBase):
     Args:
         num_envs: number of arenas N (the env's batch size).
         device: where state lives and every step runs.
-        seed: seeds the env's own ``torch.Generator`` (drawn at random when None).
+        seed: seeds the env's own counter-based :class:`~bikkle_rl.envs.random.ArenaRNG` (drawn at random when
+            None).
         config: a :class:`BikkleConfig`; keyword arguments override its fields.
 
     Examples:
@@ -56,14 +58,13 @@ class BikkleEnv(EnvBase):
             config = BikkleConfig(**{**config.to_dict(), **overrides})
         super().__init__(device=device, batch_size=torch.Size([int(num_envs)]))
         self.config = config
-        self.rng: torch.Generator | None = None
+        self.rng: ArenaRNG | None = None
         self._make_spec()
         if seed is None:
             seed = int(torch.empty((), dtype=torch.int64).random_().item())
         self.set_seed(seed)
         # a placeholder layout until reset(), drawn apart so that BikkleEnv(seed=s).reset() is set_seed(s); reset()
-        placeholder_rng = torch.Generator(device=self.device).manual_seed(int(seed))
-        self._state = dynamics.new_arena(config, self.num_envs, placeholder_rng, self.device)
+        self._state = dynamics.new_arena(config, self.num_envs, ArenaRNG(seed, self.device), self.device)
 
     @property
     def num_envs(self) -> int:
@@ -102,8 +103,7 @@ class BikkleEnv(EnvBase):
         )
 
     def _set_seed(self, seed: int | None) -> None:
-        self.rng = torch.Generator(device=self.device)
-        self.rng.manual_seed(int(seed))
+        self.rng = ArenaRNG(int(seed), self.device, num_arenas=self.num_envs)
 
     def _observation(self, events: dict[str, torch.Tensor] | None = None, **flags: torch.Tensor) -> TensorDict:
         """Observation of the current state plus ``flags`` (reward, done...), built as one TensorDict.

@@ -1,7 +1,7 @@
 """Pure, batched Bikkle dynamics: tensors in, tensors out, no Python loop over arenas.
 
 State is a TensorDict of batch ``[N]`` (see :func:`new_arena`). Everything here is a function of that state,
-the action and a ``torch.Generator``, so tests can call it on hand-placed states and the env, the gymnasium
+the action and an :class:`~bikkle_rl.envs.random.ArenaRNG`, so tests can call it on hand-placed states and the env, the gymnasium
 vector env and the renderer all share one implementation. The single-arena gymnasium adapter steps a NumPy
 mirror of :func:`step_arena` (one arena is too small for tensor programs); tests hold the two equal step by
 step.
@@ -14,8 +14,9 @@ event that every candidate is rejected (probability below 1e-12 by construction 
 are re-spawned one after the other in slot order, each seeing the positions held at that moment, exactly
 like the original's sequential loop.
 
-On CPU only the arenas that need a spawn are gathered (a cheap ``nonzero``); on other devices every arena is
-computed and masked, so that no step synchronises with the host.
+On CPU only the arenas that need a spawn are gathered (a cheap ``nonzero``); on other devices, and inside
+``torch.compile``, every arena is computed and masked, so that no step synchronises with the host. The
+counter-based RNG gives an arena the same numbers either way, so both paths produce the same data.
 """
 
 from __future__ import annotations
@@ -26,17 +27,23 @@ import torch
 from tensordict import TensorDict
 
 from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.envs.random import ArenaRNG, Arenas, num_rows
 
 PINK, BLUE = 0, 1
 
 STATE_KEYS = ("agent_pos", "pellet_pos", "pellet_kind", "pellet_mask", "high_value", "round_step", "step_count")
 
 
-def rows_to_update(mask: torch.Tensor) -> torch.Tensor:
-    """Indices of the rows a masked update must compute: the set ones on CPU, all rows elsewhere (no sync)."""
-    if mask.device.type == "cpu":
-        return mask.nonzero().squeeze(-1)
-    return torch.arange(mask.shape[0], device=mask.device)
+def rows_to_update(mask: torch.Tensor) -> tuple[torch.Tensor, Arenas]:
+    """The rows [R] a masked update must compute, and who draws random numbers for them (an ``Arenas``).
+
+    On CPU in eager mode: the set rows, gathered (a cheap ``nonzero``), which draw. Elsewhere (no host sync and
+    no data-dependent shape on GPU and under ``torch.compile``): every row, with the mask saying who draws.
+    """
+    if mask.device.type == "cpu" and not torch.compiler.is_compiling():
+        rows = mask.nonzero().squeeze(-1)
+        return rows, rows
+    return torch.arange(mask.shape[0], device=mask.device), mask
 
 
 def first_free(candidates: torch.Tensor, obstacles: torch.Tensor, min_dist_sq: torch.Tensor) -> torch.Tensor:
@@ -52,42 +59,50 @@ def first_free(candidates: torch.Tensor, obstacles: torch.Tensor, min_dist_sq: t
     return candidates.gather(1, first[..., None].expand(-1, 1, 2)).squeeze(1)
 
 
-def spawn_candidates(cfg: BikkleConfig, rows: int, slots: int, generator: torch.Generator | None, device
-                     ) -> torch.Tensor:
-    """Uniform candidate points for ``slots`` spawns in each of ``rows`` arenas: [R, S, K, 2]."""
-    return torch.rand(rows, slots, cfg.num_spawn_candidates, 2, generator=generator, device=device)
+def spawn_candidates(cfg: BikkleConfig, arenas: Arenas, slots: int, rng: ArenaRNG) -> torch.Tensor:
+    """Uniform candidate points for ``slots`` spawns in each of the drawing ``arenas``: [R, S, K, 2]."""
+    return rng.uniform(arenas, slots, cfg.num_spawn_candidates, 2)
 
 
-def draw_high_value(pellet_mask: torch.Tensor, max_pink: int, generator: torch.Generator | None) -> torch.Tensor:
-    """A uniformly drawn present pink slot per arena: [N] long (present pinks are slots ``[0, num_pink)``)."""
+def draw_high_value(pellet_mask: torch.Tensor, max_pink: int, rng: ArenaRNG, arenas: Arenas | None = None
+                    ) -> torch.Tensor:
+    """A uniformly drawn present pink slot per arena: [N] long (present pinks are slots ``[0, num_pink)``).
+
+    ``arenas``: who draws for ``pellet_mask``'s rows (all arenas when None).
+    """
     num_pink = pellet_mask[:, :max_pink].sum(-1)
-    uniform = torch.rand(num_pink.shape, generator=generator, device=pellet_mask.device)
+    uniform = rng.uniform(pellet_mask.shape[0] if arenas is None else arenas)
     return (uniform * num_pink).long().clamp_max(num_pink - 1)
 
 
-def draw_counts(count_range: tuple[int, int], num: int, generator: torch.Generator | None, device) -> torch.Tensor:
-    """Per-arena pellet counts drawn uniformly from the inclusive range: [N] long."""
+def draw_counts(count_range: tuple[int, int], arenas: Arenas, rng: ArenaRNG, device) -> torch.Tensor:
+    """Per-arena pellet counts drawn uniformly from the inclusive range: [R] long."""
     low, high = count_range
     if low == high:
-        return torch.full((num,), low, dtype=torch.long, device=device)
-    return torch.randint(low, high + 1, (num,), generator=generator, device=device)
+        return torch.full((num_rows(arenas),), low, dtype=torch.long, device=device)
+    return rng.integers(low, high + 1, arenas)
 
 
-def new_arena(cfg: BikkleConfig, num: int, generator: torch.Generator | None, device="cpu") -> TensorDict:
-    """A fresh random layout for ``num`` arenas.
+def new_arena(cfg: BikkleConfig, num: int, rng: ArenaRNG | None, device="cpu", arenas: Arenas | None = None
+              ) -> TensorDict:
+    """A fresh random layout for ``num`` arenas, drawn by ``arenas`` (all ``num`` when None; see ``rows_to_update``).
+
+    ``rng`` None draws from a fixed stream (layouts whose shapes and slot kinds are all that matter).
 
     Keys (batch [N]): ``agent_pos`` [N,2], ``pellet_pos`` [N,P,2] (absolute, privileged), ``pellet_kind`` [N,P]
     (0 pink, 1 blue; slots ``[0, max_pink)`` pink, the rest blue), ``pellet_mask`` [N,P] bool (present),
     ``high_value`` [N] (slot index, privileged), ``round_step`` [N], ``step_count`` [N].
     Pellets are placed one slot at a time, none touching another; then the agent, touching none.
     """
+    rng = ArenaRNG(0, device) if rng is None else rng
+    arenas = num if arenas is None else arenas
     slots = torch.arange(cfg.num_pellets, device=device)
     kind = (slots >= cfg.max_pink).long().expand(num, -1).clone()
-    num_pink = draw_counts(cfg.pink_range, num, generator, device)
-    num_blue = draw_counts(cfg.blue_range, num, generator, device)
+    num_pink = draw_counts(cfg.pink_range, arenas, rng, device)
+    num_blue = draw_counts(cfg.blue_range, arenas, rng, device)
     mask = torch.where(kind == PINK, slots < num_pink[:, None], slots - cfg.max_pink < num_blue[:, None])
 
-    candidates = spawn_candidates(cfg, num, cfg.num_pellets + 1, generator, device)
+    candidates = spawn_candidates(cfg, arenas, cfg.num_pellets + 1, rng)
     pellet_pos = torch.zeros(num, cfg.num_pellets, 2, device=device)
     pellet_gap_sq = (2 * cfg.pellet_radius) ** 2
     for slot in range(cfg.num_pellets):
@@ -95,7 +110,7 @@ def new_arena(cfg: BikkleConfig, num: int, generator: torch.Generator | None, de
         pellet_pos[:, slot] = first_free(candidates[:, slot], pellet_pos[:, :slot], min_dist_sq)
     agent_pos = first_free(candidates[:, -1], pellet_pos, torch.where(mask, cfg.touch_distance**2, -1.0))
     if cfg.start_round_step == "uniform":
-        round_step = torch.randint(0, cfg.round_len, (num,), generator=generator, device=device)
+        round_step = rng.integers(0, cfg.round_len, arenas)
     else:
         round_step = torch.zeros(num, dtype=torch.long, device=device)
     return TensorDict(
@@ -103,7 +118,7 @@ def new_arena(cfg: BikkleConfig, num: int, generator: torch.Generator | None, de
         pellet_pos=pellet_pos,
         pellet_kind=kind,
         pellet_mask=mask,
-        high_value=draw_high_value(mask, cfg.max_pink, generator),
+        high_value=draw_high_value(mask, cfg.max_pink, rng, arenas),
         round_step=round_step,
         step_count=torch.zeros(num, dtype=torch.long, device=device),
         batch_size=[num],
@@ -111,18 +126,14 @@ def new_arena(cfg: BikkleConfig, num: int, generator: torch.Generator | None, de
     )
 
 
-def reset_arenas(cfg: BikkleConfig, state: TensorDict, reset: torch.Tensor, generator: torch.Generator | None
-                 ) -> TensorDict:
+def reset_arenas(cfg: BikkleConfig, state: TensorDict, reset: torch.Tensor, rng: ArenaRNG) -> TensorDict:
     """``state`` with a fresh layout in every arena where ``reset`` [N] is True, the others untouched."""
-    rows = rows_to_update(reset)
-    fresh = new_arena(cfg, rows.shape[0], generator, state.device)
-    exact_rows = reset.device.type == "cpu"  # see rows_to_update: elsewhere every row is computed, then masked
-    keep = None if exact_rows else ~reset[rows]
+    rows, drawing = rows_to_update(reset)
+    fresh = new_arena(cfg, rows.shape[0], rng, state.device, arenas=drawing)
+    keep = ~reset[rows]  # all False where rows_to_update gathered the set rows
     state = state.clone()
     for key in STATE_KEYS:
-        new = fresh[key]
-        if keep is not None:
-            new = torch.where(keep.view(-1, *([1] * (new.ndim - 1))), state[key][rows], new)
+        new = torch.where(keep.view(-1, *([1] * (fresh[key].ndim - 1))), state[key][rows], fresh[key])
         state[key][rows] = new
     return state
 
@@ -144,15 +155,15 @@ def high_value_reward(cfg: BikkleConfig, round_step: torch.Tensor) -> torch.Tens
 
 
 def respawn(cfg: BikkleConfig, pellet_pos: torch.Tensor, pellet_mask: torch.Tensor, touched: torch.Tensor,
-            generator: torch.Generator | None) -> torch.Tensor:
+            rng: ArenaRNG) -> torch.Tensor:
     """New pellet positions [N,P,2] with every touched pellet re-spawned, slot after slot.
 
     A re-spawned pellet touches no pellet position held at that moment, its own old position included.
     """
-    rows = rows_to_update(touched.any(-1))
+    rows, drawing = rows_to_update(touched.any(-1))
     positions, hit = pellet_pos[rows], touched[rows]
     min_dist_sq = torch.where(pellet_mask[rows], (2 * cfg.pellet_radius) ** 2, -1.0)
-    candidates = spawn_candidates(cfg, rows.shape[0], cfg.num_pellets, generator, pellet_pos.device)
+    candidates = spawn_candidates(cfg, drawing, cfg.num_pellets, rng)
     for slot in range(cfg.num_pellets):
         spawned = first_free(candidates[:, slot], positions, min_dist_sq)
         positions[:, slot] = torch.where(hit[:, slot, None], spawned, positions[:, slot])
@@ -161,7 +172,7 @@ def respawn(cfg: BikkleConfig, pellet_pos: torch.Tensor, pellet_mask: torch.Tens
     return pellet_pos
 
 
-def step_arena(cfg: BikkleConfig, state: TensorDict, action: torch.Tensor, generator: torch.Generator | None
+def step_arena(cfg: BikkleConfig, state: TensorDict, action: torch.Tensor, rng: ArenaRNG
                ) -> tuple[TensorDict, torch.Tensor, TensorDict]:
     """One step for every arena.
 
@@ -189,8 +200,8 @@ def step_arena(cfg: BikkleConfig, state: TensorDict, action: torch.Tensor, gener
     round_step = state["round_step"] + 1
     round_over = round_step >= cfg.round_len
     round_step = torch.where(round_over, 0, round_step)
-    pellet_pos = respawn(cfg, pellet_pos, mask, touched, generator)
-    redrawn = draw_high_value(mask, cfg.max_pink, generator)
+    pellet_pos = respawn(cfg, pellet_pos, mask, touched, rng)
+    redrawn = draw_high_value(mask, cfg.max_pink, rng)
     high_value = torch.where(high_touched | round_over, redrawn, state["high_value"])
 
     events = TensorDict(

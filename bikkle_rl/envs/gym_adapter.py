@@ -29,6 +29,7 @@ from tensordict import TensorDict
 
 from bikkle_rl.envs import dynamics
 from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.envs.random import ArenaRNG
 from bikkle_rl.envs.render import RENDER_MODES, render_frames
 
 OBSERVATION_KEYS = ("agent_pos", "pellet_rel", "pellet_kind", "pellet_mask", "round_progress")
@@ -123,20 +124,20 @@ def first_free(candidates: np.ndarray, obstacles: np.ndarray, min_dist_sq: np.nd
 
 
 def respawn(config: BikkleConfig, pellet_pos: np.ndarray, pellet_mask: np.ndarray, touched: np.ndarray,
-            generator: torch.Generator) -> np.ndarray:
+            generator: ArenaRNG) -> np.ndarray:
     """:func:`dynamics.respawn` for one arena with at least one touched pellet: new positions [P,2]."""
     positions = pellet_pos.copy()
     min_dist_sq = np.where(pellet_mask, np.float32((2 * config.pellet_radius) ** 2), np.float32(-1.0))
-    candidates = dynamics.spawn_candidates(config, 1, config.num_pellets, generator, "cpu")[0].numpy()
+    candidates = dynamics.spawn_candidates(config, 1, config.num_pellets, generator)[0].numpy()
     for slot in np.flatnonzero(touched):
         positions[slot] = first_free(candidates[slot], positions, min_dist_sq)
     return positions
 
 
-def draw_high_value(pellet_mask: np.ndarray, max_pink: int, generator: torch.Generator) -> int:
+def draw_high_value(pellet_mask: np.ndarray, max_pink: int, generator: ArenaRNG) -> int:
     """:func:`dynamics.draw_high_value` for one arena."""
     num_pink = int(np.count_nonzero(pellet_mask[:max_pink]))
-    uniform = torch.rand((1,), generator=generator).item()
+    uniform = generator.uniform(1).item()
     return min(int(np.float32(uniform) * np.float32(num_pink)), num_pink - 1)
 
 
@@ -165,7 +166,7 @@ def slot_values(config: BikkleConfig, round_step: int, high_value: int) -> np.nd
     return value
 
 
-def step_one_arena(config: BikkleConfig, state: ArenaState, action: np.ndarray, generator: torch.Generator
+def step_one_arena(config: BikkleConfig, state: ArenaState, action: np.ndarray, generator: ArenaRNG
                    ) -> tuple[ArenaState, float, dict[str, int]]:
     """:func:`dynamics.step_arena` for one arena: ``(next_state, reward, events)``, the same floats and draws."""
     pellet_pos, mask, high_value = state["pellet_pos"], state["pellet_mask"], state["high_value"]
@@ -186,13 +187,18 @@ def step_one_arena(config: BikkleConfig, state: ArenaState, action: np.ndarray, 
     round_over = round_step >= config.round_len
     if num_touched:
         pellet_pos = respawn(config, pellet_pos, mask, touched, generator)
-    redrawn = draw_high_value(mask, config.max_pink, generator)
+    # the batched step draws a high-value slot for every arena every step: skipping the draw where it would not
+    # be used keeps this arena's counter-based stream in step with it
+    if high_touched or round_over:
+        high_value = draw_high_value(mask, config.max_pink, generator)
+    else:
+        generator.skip()
     next_state = {
         "agent_pos": agent_pos,
         "pellet_pos": pellet_pos,
         "pellet_kind": state["pellet_kind"],
         "pellet_mask": mask,
-        "high_value": redrawn if high_touched or round_over else high_value,
+        "high_value": high_value,
         "round_step": 0 if round_over else round_step,
         "step_count": state["step_count"] + 1,
     }
@@ -251,7 +257,7 @@ class BikkleGymEnv(gymnasium.Env):
         self.privileged_info = bool(privileged_info)
         self.observation_space = observation_space(self.config)
         self.action_space = action_space(self.config)
-        self.rng: torch.Generator | None = None
+        self.rng: ArenaRNG | None = None
         self.state: ArenaState | None = None
 
     def _info(self, events: dict[str, int]) -> dict[str, Any]:
@@ -265,7 +271,7 @@ class BikkleGymEnv(gymnasium.Env):
         super().reset(seed=seed)
         if seed is not None or self.rng is None:
             torch_seed = seed if seed is not None else int(self.np_random.integers(2**63))
-            self.rng = torch.Generator().manual_seed(int(torch_seed))
+            self.rng = ArenaRNG(int(torch_seed), num_arenas=1)
         self.state = numpy_state(dynamics.new_arena(self.config, 1, self.rng))
         return observe_one_arena(self.config, self.state), self._info(dict.fromkeys(EVENT_KEYS, 0))
 

@@ -24,6 +24,7 @@ from tensordict import TensorDict
 from bikkle_rl.envs import dynamics
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.gym_adapter import EVENT_KEYS, action_space, arena_config, observation_space
+from bikkle_rl.envs.random import ArenaRNG
 
 
 class BikkleVectorEnv(VectorEnv):
@@ -81,7 +82,7 @@ class BikkleVectorEnv(VectorEnv):
         self.single_action_space = action_space(config)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.rng: torch.Generator | None = None
+        self.rng: ArenaRNG | None = None
         self.state: TensorDict | None = None
         self.autoreset = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
 
@@ -118,7 +119,7 @@ class BikkleVectorEnv(VectorEnv):
         super().reset(seed=seed)
         if seed is not None or self.rng is None:
             torch_seed = seed if seed is not None else int(self.np_random.integers(2**63))
-            self.rng = torch.Generator(device=self.device).manual_seed(int(torch_seed))
+            self.rng = ArenaRNG(int(torch_seed), self.device, num_arenas=self.num_envs)
         reset_mask = (options or {}).get("reset_mask")
         if reset_mask is None:
             self.state = dynamics.new_arena(self.config, self.num_envs, self.rng, self.device)

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import torch
 from tensordict import TensorDictBase
 
-from bikkle_rl.gaze.source import GazeSource, observation_device, where_rows
+from bikkle_rl.envs.random import ArenaRNG
+from bikkle_rl.gaze.source import GazeSource, drawing, observation_device, where_rows
 
 
 class MixtureGaze(GazeSource):
@@ -42,10 +43,9 @@ class MixtureGaze(GazeSource):
             )
         return defaults.pop()
 
-    def reset(self, td: TensorDictBase, mask: torch.Tensor | None, generator: torch.Generator) -> None:
+    def reset(self, td: TensorDictBase, mask: torch.Tensor | None, generator: ArenaRNG) -> None:
         probs = torch.tensor(self.weights, device=observation_device(td))
-        choice = torch.multinomial(probs.expand(td.batch_size[0], -1), 1, replacement=True,
-                                   generator=generator).squeeze(-1)
+        choice = generator.categorical(probs, drawing(mask, td))
         if self.choice is None or self.choice.shape != choice.shape:
             mask = None
         self.choice = where_rows(mask, choice, self.choice)

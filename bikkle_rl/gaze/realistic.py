@@ -18,7 +18,8 @@ import torch
 from tensordict import TensorDictBase
 
 from bikkle_rl.envs.keys import PRIVILEGED
-from bikkle_rl.gaze.source import GazeSource, observation_device, where_rows
+from bikkle_rl.envs.random import ArenaRNG, Arenas
+from bikkle_rl.gaze.source import GazeSource, drawing, observation_device, where_rows
 
 
 class RealisticGaze(GazeSource):
@@ -64,9 +65,9 @@ class RealisticGaze(GazeSource):
         """Long-run fraction of steps on which the tracker has the eye (before latency)."""
         return self.p_recover / (self.p_drop + self.p_recover)
 
-    def reset(self, td: TensorDictBase, mask: torch.Tensor | None, generator: torch.Generator) -> None:
+    def reset(self, td: TensorDictBase, mask: torch.Tensor | None, generator: ArenaRNG) -> None:
         n, device = td.batch_size[0], observation_device(td)
-        tracking = torch.rand(n, generator=generator, device=device) < self.valid_fraction
+        tracking = generator.uniform(drawing(mask, td)) < self.valid_fraction
         if mask is None or self._fixation is None or self._fixation.shape[0] != n:
             mask = None
             self._fixation = torch.zeros(n, 2, device=device)
@@ -79,34 +80,33 @@ class RealisticGaze(GazeSource):
         self._tracking = where_rows(mask, tracking, self._tracking)
         self._pipeline_valid = where_rows(mask, torch.zeros_like(self._pipeline_valid), self._pipeline_valid)
 
-    def _new_fixation(self, td: TensorDictBase, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _new_fixation(self, td: TensorDictBase, arenas: Arenas, generator: ArenaRNG) -> tuple[torch.Tensor, torch.Tensor]:
         """A freshly drawn fixation point [N, 2] and its duration [N] (ms) for every arena."""
         pellet_pos = td.get((PRIVILEGED, "pellet_pos"))
         is_high = td.get((PRIVILEGED, "is_high_value"))
         n, num_pellets, device = pellet_pos.shape[0], pellet_pos.shape[1], pellet_pos.device
         others = td.get("pellet_mask") & ~is_high
-        other_scores = torch.rand(n, num_pellets, generator=generator, device=device)
+        other_scores = generator.uniform(arenas, num_pellets)
         other_slot = torch.where(others, other_scores, -1.0).argmax(-1)
-        pick_high = torch.rand(n, generator=generator, device=device) < self.high_value_bias
+        pick_high = generator.uniform(arenas) < self.high_value_bias
         slot = torch.where(pick_high | ~others.any(-1), is_high.to(torch.uint8).argmax(-1), other_slot)
-        offset = self.fixation_std * torch.randn(n, 2, generator=generator, device=device)
+        offset = self.fixation_std * generator.normal(arenas, 2)
         point = pellet_pos[torch.arange(n, device=device), slot] + offset
         low, high = self.fixation_ms
-        duration = low + (high - low) * torch.rand(n, generator=generator, device=device)
+        duration = low + (high - low) * generator.uniform(arenas)
         return point, duration
 
     def sample(self, td, mask, generator):
         if self._fixation is None or self._fixation.shape[0] != td.batch_size[0]:
             raise RuntimeError("RealisticGaze.sample called before reset for this batch")
-        n, device = td.batch_size[0], observation_device(td)
-        point, duration = self._new_fixation(td, generator)
+        point, duration = self._new_fixation(td, drawing(mask, td), generator)
         saccade = self._fixation_left <= 0
         fixation = torch.where(saccade[:, None], point, self._fixation)
         fixation_left = torch.where(saccade, duration, self._fixation_left) - self.step_ms
 
-        flip = torch.rand(n, generator=generator, device=device)
+        flip = generator.uniform(drawing(mask, td))
         tracking = torch.where(self._tracking, flip >= self.p_drop, flip < self.p_recover)
-        noise = self.noise_std * torch.randn(n, 2, generator=generator, device=device)
+        noise = self.noise_std * generator.normal(drawing(mask, td), 2)
         gaze = (fixation + noise).clamp(0.0, 1.0)
 
         self._fixation = where_rows(mask, fixation, self._fixation)

@@ -40,7 +40,8 @@ import torch
 from tensordict import TensorDictBase
 
 from bikkle_rl.envs.keys import PRIVILEGED
-from bikkle_rl.gaze.source import GazeSource, observation_device, where_rows
+from bikkle_rl.envs.random import ArenaRNG
+from bikkle_rl.gaze.source import GazeSource, drawing, observation_device, where_rows
 from bikkle_rl.recording import Recording, load_recording
 from bikkle_rl.recording.gaze_targets import ROLE_BLUE, ROLE_HIGH_VALUE, ROLE_NAMES, ROLE_PINK
 
@@ -191,7 +192,7 @@ class ReplayGaze(GazeSource):
         return gaze * in_recording[:, None], valid
 
     def _closed_loop(self, td: TensorDictBase, at: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor | None,
-                     generator: torch.Generator, point: torch.Tensor) -> torch.Tensor:
+                     generator: ArenaRNG, point: torch.Tensor) -> torch.Tensor:
         """The recorded looks at ``at`` played in the arenas of ``td`` (the recorded ``point`` off pellets): [N, 2]."""
         role, offset, new_look = (self._recorded[key][at] for key in ("role", "offset", "new_look"))
         pellet_pos = td.get((PRIVILEGED, "pellet_pos"))
@@ -201,7 +202,7 @@ class ReplayGaze(GazeSource):
             allowed |= can_play & (role == pellet_role)[:, None]
         same_pellet = allowed & ((pellet_pos - self._looked_at[:, None]).abs().amax(-1) < 1e-6)
         keep = same_pellet.any(-1) & ~new_look
-        scores = torch.rand(allowed.shape, generator=generator, device=allowed.device)
+        scores = generator.uniform(drawing(mask, td), allowed.shape[-1])
         slot = torch.where(keep, same_pellet.to(torch.uint8).argmax(-1),
                            torch.where(allowed, scores, -1.0).argmax(-1))
         on_pellet = allowed.any(-1)

@@ -11,8 +11,9 @@ A source is a small stateful object driven by the ``GazeInjection`` transform:
 ``td`` is the observation of batch [N]: sources may read ``agent_pos``, ``pellet_mask``, ``pellet_kind`` and
 the privileged ``("privileged", "pellet_pos")`` / ``("privileged", "is_high_value")`` (a model of the human,
 who sees the high-value pellet). They must not depend on the pellet slot order (``SortPellets`` reorders
-slots every step). All randomness comes from ``generator`` (a ``torch.Generator`` on ``td``'s device), so a
-seeded ``GazeInjection`` is reproducible. Recorded gaze files and live trackers plug in by implementing the
+slots every step). All randomness comes from ``generator`` (an :class:`~bikkle_rl.envs.random.ArenaRNG` on
+``td``'s device: draw for the arenas :func:`drawing` names, e.g. ``generator.uniform(drawing(mask, td), 2)``), so a seeded ``GazeInjection`` is
+reproducible, and a source without host syncs or data-dependent shapes runs inside the compiled rollout. Recorded gaze files and live trackers plug in by implementing the
 same two methods.
 """
 
@@ -24,6 +25,7 @@ import torch
 from tensordict import TensorDictBase
 
 from bikkle_rl.envs.keys import PRIVILEGED
+from bikkle_rl.envs.random import ArenaRNG, Arenas
 
 
 class GazeSource(ABC):
@@ -35,11 +37,11 @@ class GazeSource(ABC):
 
     default_p_valid: float = 0.25
 
-    def reset(self, td: TensorDictBase, mask: torch.Tensor | None, generator: torch.Generator) -> None:
+    def reset(self, td: TensorDictBase, mask: torch.Tensor | None, generator: ArenaRNG) -> None:
         """Starts a new episode for the masked arenas (stateless sources need nothing)."""
 
     @abstractmethod
-    def sample(self, td: TensorDictBase, mask: torch.Tensor | None, generator: torch.Generator
+    def sample(self, td: TensorDictBase, mask: torch.Tensor | None, generator: ArenaRNG
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Gaze [N, 2] (arena coordinates) and validity [N, 1] bool for the observation ``td``."""
 
@@ -57,6 +59,11 @@ def high_value_position(td: TensorDictBase) -> torch.Tensor:
 def observation_device(td: TensorDictBase) -> torch.device:
     """The device of the observation's tensors (read off ``agent_pos``; a TensorDict's own device may be None)."""
     return td.get("agent_pos").device
+
+
+def drawing(mask: torch.Tensor | None, td: TensorDictBase) -> Arenas:
+    """Who draws random numbers for a call with ``mask``: the masked arenas, or all of ``td``'s when None."""
+    return td.batch_size[0] if mask is None else mask
 
 
 def where_rows(mask: torch.Tensor | None, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from tensordict import TensorDictBase
 
-from bikkle_rl.gaze.source import GazeSource, high_value_position, observation_device
+from bikkle_rl.gaze.source import GazeSource, drawing, high_value_position, observation_device
 
 
 def _always_valid(td: TensorDictBase) -> torch.Tensor:
@@ -22,7 +22,7 @@ class CorrelatedGaze(GazeSource):
 
     def sample(self, td, mask, generator):
         target = high_value_position(td)
-        noise = torch.randn(target.shape, generator=generator, device=target.device)
+        noise = generator.normal(drawing(mask, td), 2)
         return (target + self.std * noise).clamp(0.0, 1.0), _always_valid(td)
 
 
@@ -34,7 +34,7 @@ class UniformGaze(GazeSource):
     """
 
     def sample(self, td, mask, generator):
-        gaze = torch.rand(*td.batch_size, 2, generator=generator, device=observation_device(td))
+        gaze = generator.uniform(drawing(mask, td), 2)
         return gaze, _always_valid(td)
 
 

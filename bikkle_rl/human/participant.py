@@ -41,6 +41,7 @@ from tensordict import TensorDict
 from typing_extensions import Self
 
 from bikkle_rl.envs.keys import PRIVILEGED
+from bikkle_rl.envs.random import ArenaRNG
 from bikkle_rl.gaze.lsl import import_pylsl, stream_predicate
 from bikkle_rl.gaze.realistic import RealisticGaze
 from bikkle_rl.gaze.screen import WindowGeometry
@@ -116,11 +117,8 @@ class SimulatedEye:
     def __init__(self, model: RealisticGaze, geometry: WindowGeometry, seed: int | None = None):
         self.model = model
         self.geometry = geometry
-        self.generator = torch.Generator()
-        if seed is None:
-            self.generator.seed()
-        else:
-            self.generator.manual_seed(int(seed))
+        seed = int(torch.empty((), dtype=torch.int64).random_().item()) if seed is None else int(seed)
+        self.generator = ArenaRNG(seed, num_arenas=1)
         self._episode: int | None = None
 
     def look(self, state: Mapping[str, Any]) -> list[float]:

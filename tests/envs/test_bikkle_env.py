@@ -8,6 +8,7 @@ from tensordict import TensorDict
 from torchrl.envs.utils import check_env_specs
 
 from bikkle_rl.envs import BikkleConfig, BikkleEnv, dynamics
+from bikkle_rl.envs.random import ArenaRNG
 
 
 def place(env: BikkleEnv, agent, pellets, high_value=0, round_step=0, step_count=0, mask=None) -> TensorDict:
@@ -262,18 +263,18 @@ def test_a_stepped_state_keeps_its_device():
     """The next state and its events carry the state's device: a device-less state once made the next partial
     reset draw its layout on the CPU with the env's CUDA generator (an error on GPU)."""
     cfg = BikkleConfig()
-    state = dynamics.new_arena(cfg, 4, torch.Generator().manual_seed(0), torch.device("cpu"))
-    next_state, _, events = dynamics.step_arena(cfg, state, torch.ones(4, 2), torch.Generator().manual_seed(1))
+    state = dynamics.new_arena(cfg, 4, ArenaRNG(0, num_arenas=4), torch.device("cpu"))
+    next_state, _, events = dynamics.step_arena(cfg, state, torch.ones(4, 2), ArenaRNG(1, num_arenas=4))
     assert next_state.device == events.device == state.device == torch.device("cpu")
 
 
 def test_dynamics_step_is_a_pure_function():
     cfg = BikkleConfig(episode_mode="continuing")
-    state = dynamics.new_arena(cfg, 8, torch.Generator().manual_seed(0))
+    state = dynamics.new_arena(cfg, 8, ArenaRNG(0, num_arenas=8))
     copy = state.clone()
     action = torch.ones(8, 2)
-    first = dynamics.step_arena(cfg, state, action, torch.Generator().manual_seed(1))
-    second = dynamics.step_arena(cfg, state, action, torch.Generator().manual_seed(1))
+    first = dynamics.step_arena(cfg, state, action, ArenaRNG(1, num_arenas=8))
+    second = dynamics.step_arena(cfg, state, action, ArenaRNG(1, num_arenas=8))
     assert (state == copy).all()
     assert (first[0] == second[0]).all() and torch.equal(first[1], second[1])
 

@@ -7,6 +7,7 @@ from torchrl.envs import Compose, InitTracker, TransformedEnv
 from torchrl.envs.utils import check_env_specs
 
 from bikkle_rl.envs import BikkleEnv
+from bikkle_rl.envs.random import ArenaRNG
 from bikkle_rl.envs.transforms import GazeInjection
 from bikkle_rl.gaze import (
     CorrelatedGaze,
@@ -31,7 +32,7 @@ def arena(place, n):
 
 def draw(source, obs, steps=1, seed=0):
     """``steps`` samples of ``source`` on the fixed observation ``obs``: gaze [steps, N, 2], valid [steps, N]."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = ArenaRNG(seed)
     source.reset(obs, None, generator)
     samples = [source.sample(obs, None, generator) for _ in range(steps)]
     return torch.stack([g for g, _ in samples]), torch.stack([v[:, 0] for _, v in samples])

@@ -129,7 +129,7 @@ def test_matches_bikkle_env_step_by_step_under_greedy_play(action_mode):
     config = {"num_pink": 3, "num_blue": 3, "episode_mode": "continuing", "max_steps": 150, "max_speed": 0.05,
               "round_len": 20, "action_mode": action_mode}
     totals = assert_same_trajectory(config, seed=3, steps=300, greedy=True)
-    assert totals["pink"] > 30 and totals["high_value"] > 10
+    assert totals["pink"] > 30 and totals["high_value"] >= 5
 
 
 def test_same_seed_same_episode_different_seed_different_episode():

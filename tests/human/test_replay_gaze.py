@@ -9,6 +9,7 @@ from torchrl.envs import TransformedEnv
 
 from bikkle_rl.envs import BikkleEnv
 from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.envs.random import ArenaRNG
 from bikkle_rl.envs.stack import make_env
 from bikkle_rl.envs.transforms import GazeInjection
 from bikkle_rl.evaluation.protocols import evaluation_stack, replay_scenario
@@ -130,7 +131,7 @@ def test_closed_loop_replay_plays_each_look_on_the_pellet_in_the_same_role(looks
     pellets = [[0.5, 0.2], [0.3, 0.6], [0.7, 0.6], [0.5, 0.9]]
     td = arena_observation(pellets, [1, 0, 0, 0], high_value=2)
     source = ReplayGaze(looks, align="pellet")
-    generator = torch.Generator().manual_seed(0)
+    generator = ArenaRNG(0)
     source.reset(td, None, generator)
     gaze, valid = zip(*(source.sample(td, None, generator) for _ in range(7)))
     gaze, valid = torch.cat(gaze), torch.cat(valid)[:, 0]
@@ -150,7 +151,7 @@ def test_a_new_look_at_another_pink_draws_again_and_both_pinks_get_looked_at(loo
     pellets = [[0.5, 0.2], [0.3, 0.6], [0.7, 0.6], [0.5, 0.9]]
     td = arena_observation(pellets, [1, 0, 0, 0], high_value=2)
     source = ReplayGaze(looks, align="pellet")
-    generator = torch.Generator().manual_seed(1)
+    generator = ArenaRNG(1)
     seen = set()
     for _ in range(20):
         source.reset(td, None, generator)
@@ -164,11 +165,11 @@ def test_a_role_the_arena_never_holds_is_refused_naming_the_file(looks, tmp_path
     one_pink = arena_observation([[0.5, 0.2], [0.3, 0.6]], [0, 1], high_value=0)
     with pytest.raises(ValueError, match=r"person\.npz cannot be replayed with align='pellet' here: it looks at "
                                          r"pink pellets, and this arena never holds a second pink"):
-        ReplayGaze(path, align="pellet").reset(one_pink, None, torch.Generator())
+        ReplayGaze(path, align="pellet").reset(one_pink, None, ArenaRNG())
     no_blue = arena_observation([[0.5, 0.2], [0.3, 0.6]], [0, 0], high_value=0)
     with pytest.raises(ValueError, match="never holds a blue"):
-        ReplayGaze(path, align="pellet").reset(no_blue, None, torch.Generator())
-    ReplayGaze(path, align="step").reset(one_pink, None, torch.Generator())  # open loop maps nothing
+        ReplayGaze(path, align="pellet").reset(no_blue, None, ArenaRNG())
+    ReplayGaze(path, align="step").reset(one_pink, None, ArenaRNG())  # open loop maps nothing
     with pytest.raises(ValueError, match="align must be one of"):
         ReplayGaze(path, align="object")
 

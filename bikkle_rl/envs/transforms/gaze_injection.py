@@ -9,7 +9,8 @@ from tensordict import TensorDictBase
 from torchrl.data import Binary, Bounded, Composite
 from torchrl.envs.transforms import Transform
 
-from bikkle_rl.gaze.source import GazeSource, observation_device, where_rows
+from bikkle_rl.envs.random import ArenaRNG
+from bikkle_rl.gaze.source import GazeSource, drawing, observation_device, where_rows
 
 AVAILABILITIES = ("step", "episode")
 
@@ -83,7 +84,7 @@ class GazeInjection(Transform):
         self.hold = bool(hold)
         self.max_age = int(max_age) if hold else 0
         self.seed = int(torch.empty((), dtype=torch.int64).random_().item()) if seed is None else int(seed)
-        self.generator: torch.Generator | None = None
+        self.generator: ArenaRNG | None = None
         self._gaze: torch.Tensor | None = None  # [N, 2] last fresh-or-held gaze
         self._age: torch.Tensor | None = None  # [N, 1] long, steps since _gaze was sampled
         self._available: torch.Tensor | None = None  # [N, 1] bool, per-episode availability
@@ -103,8 +104,9 @@ class GazeInjection(Transform):
         """Allocates per-arena state (and the generator) for the batch and device of ``td``."""
         n, device = td.batch_size[0], observation_device(td)
         if self.generator is None or not _same_device(self.generator.device, device):
-            self.generator = torch.Generator(device=device)
-            self.generator.manual_seed(self.seed)
+            self.generator = ArenaRNG(self.seed, device, num_arenas=n)
+        elif self.generator.counter is None or self.generator.counter.shape[0] != n:
+            self.generator.manual_seed(self.seed, num_arenas=n)  # another batch size: the streams restart
         self._gaze = torch.zeros(n, 2, device=device)
         self._age = torch.full((n, 1), self.max_age + 1, dtype=torch.long, device=device)
         self._available = torch.ones(n, 1, dtype=torch.bool, device=device)
@@ -115,7 +117,7 @@ class GazeInjection(Transform):
         gaze, valid = self.source.sample(td, mask, self.generator)
         available = self._available
         if self.availability == "step":
-            available = torch.rand(valid.shape, generator=self.generator, device=valid.device) < self._rate
+            available = self.generator.uniform(drawing(mask, td), 1) < self._rate
         valid = valid & available
         held_gaze = torch.where(valid, gaze, self._gaze)
         age = torch.where(valid, 0, (self._age + 1).clamp_max(self.max_age + 1))
@@ -140,13 +142,14 @@ class GazeInjection(Transform):
         fresh_age = torch.full_like(self._age, self.max_age + 1)
         self._age = where_rows(mask, fresh_age, self._age)
         low, high = self._p_valid_range
-        if low < high:  # a fixed rate draws nothing, so its random stream is the same as without ranges
-            rate = low + (high - low) * torch.rand(self._rate.shape, generator=self.generator, device=self._rate.device)
+        arenas = drawing(mask, tensordict_reset)
+        if low < high:
+            rate = low + (high - low) * self.generator.uniform(arenas, 1)
             self._rate = where_rows(mask, rate, self._rate)
-        else:
-            self._rate.fill_(low)
-        episode_available = torch.rand(self._available.shape, generator=self.generator,
-                                       device=self._available.device) < self._rate
+        else:  # a fixed rate draws nothing (the streams still advance: they are the same as with ranges)
+            self.generator.skip(arenas)
+            self._rate = torch.full_like(self._rate, low)
+        episode_available = self.generator.uniform(arenas, 1) < self._rate
         self._available = where_rows(mask, episode_available, self._available)
         return self._advance(tensordict_reset, mask)
 
