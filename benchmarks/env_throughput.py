@@ -15,6 +15,7 @@ import time
 import torch
 
 from bikkle_rl.envs import BikkleConfig, BikkleEnv, dynamics
+from bikkle_rl.envs.random import ArenaRNG
 
 
 def timed_rate(step_fn, num_envs: int, seconds: float, device: torch.device) -> float:
@@ -44,7 +45,7 @@ def torchrl_stepper(cfg: BikkleConfig, num_envs: int, device: torch.device):
 
 
 def bare_stepper(cfg: BikkleConfig, num_envs: int, device: torch.device):
-    generator = torch.Generator(device=device).manual_seed(0)
+    generator = ArenaRNG(0, device, num_arenas=num_envs)
     state = dynamics.new_arena(cfg, num_envs, generator, device)
     action_dim = 2 if cfg.action_mode == "velocity" else 1
 

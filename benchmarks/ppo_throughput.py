@@ -6,10 +6,11 @@ For each encoder it times, with the recipe's default config (``bikkle_rl/conf/tr
   a plain-tensor PPO update of the same networks on the same batch shape (no TensorDict, no torchrl loss),
 so the ratios show what TorchRL costs. Each ``--modes`` entry is one row per encoder, measured in the same run:
 ``eager`` and ``compile`` (``torch.compile`` of the policy and the update step), and on CUDA ``cudagraphs``
-(captured, compiled or not) and ``compile+cudagraphs``. A row the recipe refuses at start-up (on CUDA the MLP's
+(captured, compiled or not) and ``compile+cudagraphs``; ``fused``, ``compile+fused`` (and on CUDA
+``compile+fused+cudagraphs``) collect with the :class:`~bikkle_rl.fused_collector.FusedCollector`. A row the recipe refuses at start-up (on CUDA the MLP's
 Gaussian policy captured without compile) prints why and is skipped.
 
-    python benchmarks/ppo_throughput.py                          # mlp and transformer, eager and compiled, CPU
+    python benchmarks/ppo_throughput.py                          # mlp and transformer: eager, compiled, fused, CPU
     python benchmarks/ppo_throughput.py --encoders transformer --iterations 5 --device cuda \
         --modes eager compile cudagraphs compile+cudagraphs --overrides num_envs=4096 algo.minibatches=16
     python benchmarks/ppo_throughput.py --overrides num_envs=1024 algo.frames_per_env=16
@@ -25,6 +26,7 @@ from omegaconf import open_dict
 
 from bikkle_rl.conf import compose_config
 from bikkle_rl.envs import BikkleConfig, dynamics
+from bikkle_rl.envs.random import ArenaRNG
 from bikkle_rl.experiment import make_algorithm, make_collector, make_train_env, resolve_device
 
 MODES = {
@@ -32,6 +34,9 @@ MODES = {
     "compile": ["compile=true", "cudagraphs=false"],
     "cudagraphs": ["compile=false", "cudagraphs=true"],
     "compile+cudagraphs": ["compile=true", "cudagraphs=true"],
+    "fused": ["compile=false", "cudagraphs=false", "collector=fused"],
+    "compile+fused": ["compile=true", "cudagraphs=false", "collector=fused"],
+    "compile+fused+cudagraphs": ["compile=true", "cudagraphs=true", "collector=fused"],
 }
 
 
@@ -57,7 +62,8 @@ def build_pipeline(cfg, device: torch.device) -> tuple[object, object]:
 def pipeline_rates(algo, collector, device: torch.device, iterations: int) -> tuple[dict[str, float], object]:
     """Collect / update / end-to-end steps/s of the recipe's pipeline, and the last batch."""
     batches = iter(collector)
-    algo.update(next(batches))  # warm-up (and compilation when enabled)
+    for _ in range(2):  # warm-up and compilation (the fused collector compiles at its second batch)
+        algo.update(next(batches))
     collect_s = update_s = 0.0
     frames = 0
     for _ in range(iterations):
@@ -77,7 +83,7 @@ def pipeline_rates(algo, collector, device: torch.device, iterations: int) -> tu
 
 def bare_env_rate(arena: BikkleConfig, num_envs: int, steps: int, device: torch.device) -> float:
     """Steps/s of the pure dynamics (step, observe, partial reset) with random actions, no TorchRL."""
-    generator = torch.Generator(device=device).manual_seed(0)
+    generator = ArenaRNG(0, device, num_arenas=num_envs)
     state = dynamics.new_arena(arena, num_envs, generator, device)
     sync(device)
     start = time.perf_counter()
@@ -125,7 +131,7 @@ def main() -> None:
     parser.add_argument("--encoders", nargs="+", default=["mlp", "transformer"])
     parser.add_argument("--iterations", type=int, default=4, help="timed collect+update iterations")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--modes", nargs="+", default=["eager", "compile"], choices=list(MODES))
+    parser.add_argument("--modes", nargs="+", default=["eager", "compile", "compile+fused"], choices=list(MODES))
     parser.add_argument("--overrides", nargs="*", default=[], help="Hydra overrides of the train config")
     args = parser.parse_args()
     device = resolve_device(args.device)

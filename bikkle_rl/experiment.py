@@ -32,6 +32,7 @@ from bikkle_rl.checkpoint import (
 )
 from bikkle_rl.envs.stack import EnvStackConfig, make_env
 from bikkle_rl.envs.transforms import RewardNormalization
+from bikkle_rl.fused_collector import FusedCollector
 from bikkle_rl.modules import ModelConfig, algorithm_model_config, gaze_parameters, make_networks
 from bikkle_rl.plain_config import plain_config
 
@@ -122,8 +123,10 @@ def whole_batches(frames: int, frames_per_batch: int) -> int:
 
 
 def make_collector(cfg: Any, env: TransformedEnv, algo: Algorithm, total_frames: int,
-                   device: torch.device) -> Collector:
-    """A torchrl ``Collector`` stepping the batched env in-process on the training device.
+                   device: torch.device) -> Collector | FusedCollector:
+    """A torchrl ``Collector`` stepping the batched env in-process on the training device, or with
+    ``collector: fused`` a :class:`~bikkle_rl.fused_collector.FusedCollector` (the same batches, each env step one
+    compiled function when ``compile`` is on; on CUDA with ``cudagraphs`` its steps replay as CUDA graphs).
 
     ``total_frames`` is rounded up to whole batches (a run ends after the batch that reaches its budget); -1
     collects without end (throughput benchmarks). Any other value below 1 is an error: torchrl would read a
@@ -138,6 +141,13 @@ def make_collector(cfg: Any, env: TransformedEnv, algo: Algorithm, total_frames:
     if compile_policy:
         quiet_compile()
     cudagraph_policy = cudagraphs_available(plain.get("cudagraphs", False), device) or None
+    if plain.get("collector", "torchrl") == "fused":
+        return FusedCollector(env, algo.collection_policy, frames_per_batch,
+                              total_frames=total_frames if total_frames == -1 else whole_batches(total_frames,
+                                                                                                 frames_per_batch),
+                              init_random_frames=whole_batches(algo.init_random_frames, frames_per_batch),
+                              compile=bool(compile_policy),
+                              compile_options={"mode": "reduce-overhead"} if cudagraph_policy else None)
     return Collector(
         env,
         algo.collection_policy,

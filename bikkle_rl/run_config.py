@@ -106,6 +106,7 @@ class TrainConfig:
     time_limit_minutes: float | None = None
     compile: bool = False
     cudagraphs: bool = False
+    collector: str = "torchrl"
     reward_norm: dict[str, float | None] | None = None
     resume: str | None = None
     init_from: str | None = None
@@ -171,6 +172,8 @@ Hydra refuses ``model.hidden=wide`` or ``algo.optim.lr=fast`` while it composes,
 
 
 ALGORITHM_SCHEMAS = {"ppo": PPOConfig, "sac": SACConfig}
+COLLECTORS = ("torchrl", "fused")
+"""``collector``: torchrl's ``Collector`` or the :class:`~bikkle_rl.fused_collector.FusedCollector`."""
 """``algo.name`` -> the ``algo`` group's schema."""
 
 
@@ -388,6 +391,8 @@ def check_train_config(cfg: Any) -> None:
     check_runtime(run)
     check_budget(run)
     check_file("init_from", run.init_from)
+    if run.collector not in COLLECTORS:
+        raise ConfigError(f"collector must be one of {COLLECTORS}, got {run.collector!r}")
     check_at_least("checkpoint.every_frames", run.checkpoint.every_frames, 1)
     check_at_least("checkpoint.keep_last", run.checkpoint.keep_last, 1)
     check_group(ModelConfig, run.model, "model")

@@ -63,6 +63,7 @@ class ArenaRNG:
         self.device = torch.device(device)
         self.key = torch.zeros((), dtype=torch.int64, device=self.device)
         self.counter: torch.Tensor | None = None  # [N] int64, draws made by each arena
+        self.stream: torch.Tensor | None = None  # [N] int64, each arena's hashed (key, arena)
         self.manual_seed(seed, num_arenas)
 
     def manual_seed(self, seed: int, num_arenas: int | None = None) -> ArenaRNG:
@@ -71,10 +72,14 @@ class ArenaRNG:
         low, high = torch.tensor([seed & _MASK32, seed >> 32], dtype=torch.int64)
         self.key.fill_(int(pcg_hash(low ^ pcg_hash(high))))
         if num_arenas is not None:
-            self.counter = torch.zeros(int(num_arenas), dtype=torch.int64, device=self.device)
+            self._allocate(int(num_arenas))
         elif self.counter is not None:
-            self.counter.zero_()
+            self._allocate(self.counter.shape[0])
         return self
+
+    def _allocate(self, num_arenas: int) -> None:
+        self.counter = torch.zeros(num_arenas, dtype=torch.int64, device=self.device)
+        self.stream = pcg_hash((self.key + torch.arange(num_arenas, device=self.device)) & _MASK32)
 
     def get_state(self) -> torch.Tensor:
         """``[key, *counters]`` (int64, on the CPU): what :meth:`set_state` reinstalls."""
@@ -87,20 +92,23 @@ class ArenaRNG:
             raise ValueError(f"ArenaRNG state must be an int64 [key, *counters] vector, got {state.dtype} "
                              f"{tuple(state.shape)} (a torch.Generator's state?)")
         self.key.copy_(state[0])
-        self.counter = state[1:].to(self.device).clone() if state.shape[0] > 1 else None
+        self.counter = self.stream = None
+        if state.shape[0] > 1:
+            self._allocate(state.shape[0] - 1)
+            self.counter.copy_(state[1:])
 
-    def _counters(self, arenas: Arenas) -> torch.Tensor:
-        """Each row's counter before this draw (allocating the counters for N arenas at the first draw)."""
+    def _positions(self, arenas: Arenas) -> torch.Tensor:
+        """Each row's stream plus its counter before this draw (allocating N arenas' state at the first draw)."""
         if self.counter is None:
             if not isinstance(arenas, int) and arenas.dtype != torch.bool:
                 raise RuntimeError("ArenaRNG: the first draw must be for all arenas (an int N or a mask [N]), "
                                    "or pass num_arenas")
-            self.counter = torch.zeros(num_rows(arenas), dtype=torch.int64, device=self.device)
+            self._allocate(num_rows(arenas))
         if isinstance(arenas, int) or arenas.dtype == torch.bool:
             if num_rows(arenas) != self.counter.shape[0]:
                 raise ValueError(f"ArenaRNG holds {self.counter.shape[0]} arenas, got a draw for {num_rows(arenas)}")
-            return self.counter
-        return self.counter[arenas]
+            return self.stream + self.counter
+        return self.stream[arenas] + self.counter[arenas]
 
     def skip(self, arenas: Arenas | None = None) -> None:
         """Advances the streams of ``arenas`` (all when None) by one draw without computing it."""
@@ -116,12 +124,10 @@ class ArenaRNG:
 
     def _bits(self, arenas: Arenas, shape: tuple[int, ...]) -> torch.Tensor:
         """Uniform uint32 values (as int64) [R, *shape] for this draw; advances the drawing arenas' counters."""
-        counters = self._counters(arenas)
-        index = torch.arange(num_rows(arenas), device=self.device) if not torch.is_tensor(arenas) or \
-            arenas.dtype == torch.bool else arenas
-        stream = pcg_hash((self.key + index) & _MASK32)
-        row = pcg_hash((stream + counters) & _MASK32)
+        row = pcg_hash(self._positions(arenas) & _MASK32)
         self._advance(arenas)
+        if not shape:  # one number per arena: the row's hash is it
+            return row
         elements = torch.arange(math.prod(shape), device=self.device).view(shape)
         return pcg_hash((row.view(-1, *([1] * len(shape))) + elements) & _MASK32)
 

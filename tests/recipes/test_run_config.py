@@ -116,6 +116,7 @@ def test_the_recipe_configs_pass(compose_train, tmp_path, overrides):
     ("reward_norm.gamma=2", "reward_norm.gamma must be in [0, 1]"),
     ("action_scaling=round", "action_scaling must be one of"),
     ("num_envs=0", "num_envs must be >= 1"),
+    ("collector=ray", "collector must be one of ('torchrl', 'fused'), got 'ray'"),
     ("+algo.bogus=1", "algo.bogus: Key 'bogus' not in 'PPOConfig'"),  # Hydra adds what `+` asks for
     ("+model.bogus=1", "model.bogus: Key 'bogus' not in 'ModelConfig'"),
 ])
