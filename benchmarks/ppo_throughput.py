@@ -7,13 +7,16 @@ For each encoder it times, with the recipe's default config (``bikkle_rl/conf/tr
 so the ratios show what TorchRL costs. Each ``--modes`` entry is one row per encoder, measured in the same run:
 ``eager`` and ``compile`` (``torch.compile`` of the policy and the update step), and on CUDA ``cudagraphs``
 (captured, compiled or not) and ``compile+cudagraphs``; ``fused``, ``compile+fused`` (and on CUDA
-``compile+fused+cudagraphs``) collect with the :class:`~bikkle_rl.fused_collector.FusedCollector`. A row the recipe refuses at start-up (on CUDA the MLP's
-Gaussian policy captured without compile) prints why and is skipped.
+``compile+fused+cudagraphs``) collect with the :class:`~bikkle_rl.fused_collector.FusedCollector`. A row the
+recipe refuses at start-up (on CUDA the MLP's Gaussian policy captured without compile) prints why and is
+skipped. ``--num-envs`` sweeps arena counts (a row each) and ``--plot`` draws end-to-end steps/s against them.
 
     python benchmarks/ppo_throughput.py                          # mlp and transformer: eager, compiled, fused, CPU
     python benchmarks/ppo_throughput.py --encoders transformer --iterations 5 --device cuda \
         --modes eager compile cudagraphs compile+cudagraphs --overrides num_envs=4096 algo.minibatches=16
     python benchmarks/ppo_throughput.py --overrides num_envs=1024 algo.frames_per_env=16
+    python benchmarks/ppo_throughput.py --device cuda --modes compile compile+fused compile+fused+cudagraphs \
+        --num-envs 1024 4096 16384 65536 --overrides algo.minibatches=16 --plot ppo_scaling.png   # GPU scaling
 """
 
 from __future__ import annotations
@@ -133,29 +136,55 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--modes", nargs="+", default=["eager", "compile", "compile+fused"], choices=list(MODES))
     parser.add_argument("--overrides", nargs="*", default=[], help="Hydra overrides of the train config")
+    parser.add_argument("--num-envs", type=int, nargs="+", default=None,
+                        help="arena counts to sweep (default: the config's); a row per count")
+    parser.add_argument("--plot", default=None, help="with --num-envs: a PNG of end-to-end steps/s against arenas")
     args = parser.parse_args()
     device = resolve_device(args.device)
     print(f"device={device}; steps/s (environment steps), {args.iterations} timed iterations after a warm-up")
-    header = f"{'encoder':<12}{'mode':<19}{'collect':>10}{'update':>10}{'end-to-end':>12}{'bare env':>11}" \
-             f"{'plain upd':>11}{'collect/bare':>14}{'update/plain':>14}"
+    header = f"{'encoder':<12}{'mode':<19}{'arenas':>8}{'collect':>10}{'update':>10}{'end-to-end':>12}" \
+             f"{'bare env':>11}{'plain upd':>11}{'collect/bare':>14}{'update/plain':>14}"
     print(header)
+    curves: dict[str, list[tuple[int, float]]] = {}
     for encoder in args.encoders:
         for mode in args.modes:
-            cfg = train_config(encoder, [f"device={args.device}", *MODES[mode], *args.overrides])
-            if device.type == "cpu":
-                torch.set_num_threads(cfg.cpu_threads)
-            try:
-                algo, collector = build_pipeline(cfg, device)
-            except ValueError as refused:  # a setup the recipe refuses at start-up: say why, time the others
-                print(f"{encoder:<12}{mode:<19}skipped: {refused}")
-                continue
-            rates, batch = pipeline_rates(algo, collector, device, args.iterations)
-            bare = bare_env_rate(BikkleConfig(**cfg.env), cfg.num_envs, 50, device)
-            plain = plain_update_rate(algo, batch, cfg.algo.epochs, cfg.algo.minibatches, device)
-            print(f"{encoder:<12}{mode:<19}{rates['collect']:>10,.0f}{rates['update']:>10,.0f}"
-                  f"{rates['end_to_end']:>12,.0f}{bare:>11,.0f}{plain:>11,.0f}"
-                  f"{rates['collect'] / bare:>14.2f}{rates['update'] / plain:>14.2f}")
+            for num_envs in args.num_envs or [None]:
+                arenas = [f"num_envs={num_envs}"] if num_envs else []
+                cfg = train_config(encoder, [f"device={args.device}", *MODES[mode], *args.overrides, *arenas])
+                if device.type == "cpu":
+                    torch.set_num_threads(cfg.cpu_threads)
+                try:
+                    algo, collector = build_pipeline(cfg, device)
+                except ValueError as refused:  # a setup the recipe refuses at start-up: say why, time the others
+                    print(f"{encoder:<12}{mode:<19}skipped: {refused}")
+                    continue
+                rates, batch = pipeline_rates(algo, collector, device, args.iterations)
+                bare = bare_env_rate(BikkleConfig(**cfg.env), cfg.num_envs, 50, device)
+                plain = plain_update_rate(algo, batch, cfg.algo.epochs, cfg.algo.minibatches, device)
+                print(f"{encoder:<12}{mode:<19}{cfg.num_envs:>8}{rates['collect']:>10,.0f}{rates['update']:>10,.0f}"
+                      f"{rates['end_to_end']:>12,.0f}{bare:>11,.0f}{plain:>11,.0f}"
+                      f"{rates['collect'] / bare:>14.2f}{rates['update'] / plain:>14.2f}")
+                curves.setdefault(f"{encoder}, {mode}", []).append((cfg.num_envs, rates["end_to_end"]))
+    if args.plot:
+        plot_scaling(curves, device, args.plot)
 
+
+def plot_scaling(curves: dict[str, list[tuple[int, float]]], device: torch.device, path: str) -> None:
+    """End-to-end steps/s against the arena count, one line per encoder and mode (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    for label, points in curves.items():
+        ax.plot(*zip(*points), marker="o", label=label)
+    ax.set(xscale="log", yscale="log", xlabel="arenas", ylabel="PPO end-to-end env steps/s",
+           title=f"PPO throughput on {device}")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")
 
 if __name__ == "__main__":
     main()
