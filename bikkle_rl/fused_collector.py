@@ -41,7 +41,7 @@ def stack_steps(steps: list[TensorDictBase]) -> TensorDict:
 
 
 class FusedCollector(BaseCollector):
-    """Yields ``[N, frames_per_batch / N]`` batches from ``env`` under ``policy``, each from one fused rollout.
+    """Yields ``[N, frames_per_batch / N]`` batches from ``env`` under ``policy``, each env step one fused function.
 
     Args:
         env: a :class:`~torchrl.envs.TransformedEnv` over a :class:`~bikkle_rl.envs.BikkleEnv`.
