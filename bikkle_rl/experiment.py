@@ -142,11 +142,8 @@ def make_collector(cfg: Any, env: TransformedEnv, algo: Algorithm, total_frames:
         quiet_compile()
     cudagraph_policy = cudagraphs_available(plain.get("cudagraphs", False), device) or None
     if plain.get("collector", "torchrl") == "fused":
-        return FusedCollector(env, algo.collection_policy, frames_per_batch,
-                              total_frames=total_frames if total_frames == -1 else whole_batches(total_frames,
-                                                                                                 frames_per_batch),
-                              init_random_frames=whole_batches(algo.init_random_frames, frames_per_batch),
-                              compile=bool(compile_policy),
+        return FusedCollector(env, algo.collection_policy, frames_per_batch, total_frames=total_frames,
+                              init_random_frames=algo.init_random_frames, compile=bool(compile_policy),
                               compile_options={"mode": "reduce-overhead"} if cudagraph_policy else None)
     return Collector(
         env,

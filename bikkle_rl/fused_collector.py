@@ -48,7 +48,8 @@ class FusedCollector(BaseCollector):
         policy: a TensorDict module reading the env's observation (e.g. an algorithm's collection policy).
         frames_per_batch: env steps per batch, a multiple of the env's arena count N.
         total_frames: the budget (rounded up to whole batches); -1 collects without end.
-        init_random_frames: the first frames act with the action spec's random actions (SAC's warm-up).
+        init_random_frames: the first frames act with the action spec's random actions (SAC's warm-up), in whole
+            batches: a batch that starts before them is random.
         compile: ``torch.compile`` the step whole (``fullgraph=True``); the first batch runs eagerly.
         compile_options: more ``torch.compile`` arguments (e.g. ``mode="reduce-overhead"``: CUDA graphs on CUDA).
     """
@@ -69,7 +70,7 @@ class FusedCollector(BaseCollector):
         self.frames_per_batch = frames_per_batch
         self.steps = frames_per_batch // num_envs
         self.total_frames = total_frames if total_frames == -1 else -(-total_frames // frames_per_batch) * \
-            frames_per_batch
+            frames_per_batch  # whole batches, as the Collector's budget (experiment.whole_batches)
         self.init_random_frames = init_random_frames
         self.frames = 0
         self._state_keys = list(env.state_spec.keys(True, True))

@@ -1,10 +1,10 @@
 """Pure, batched Bikkle dynamics: tensors in, tensors out, no Python loop over arenas.
 
 State is a TensorDict of batch ``[N]`` (see :func:`new_arena`). Everything here is a function of that state,
-the action and an :class:`~bikkle_rl.envs.random.ArenaRNG`, so tests can call it on hand-placed states and the env, the gymnasium
-vector env and the renderer all share one implementation. The single-arena gymnasium adapter steps a NumPy
-mirror of :func:`step_arena` (one arena is too small for tensor programs); tests hold the two equal step by
-step.
+the action and an :class:`~bikkle_rl.envs.random.ArenaRNG`, so tests can call it on hand-placed states and the
+env, the gymnasium vector env and the renderer all share one implementation. The single-arena gymnasium adapter
+steps a NumPy mirror of :func:`step_arena` (one arena is too small for tensor programs); tests hold the two
+equal step by step.
 
 Spawning follows the task (``docs/task.md``): a position is drawn uniformly in the unit square and rejected
 while it touches a blocked position. Instead of an open-ended loop, ``num_candidates`` uniform points are drawn at once and the

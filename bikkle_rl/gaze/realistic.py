@@ -80,7 +80,8 @@ class RealisticGaze(GazeSource):
         self._tracking = where_rows(mask, tracking, self._tracking)
         self._pipeline_valid = where_rows(mask, torch.zeros_like(self._pipeline_valid), self._pipeline_valid)
 
-    def _new_fixation(self, td: TensorDictBase, arenas: Arenas, generator: ArenaRNG) -> tuple[torch.Tensor, torch.Tensor]:
+    def _new_fixation(self, td: TensorDictBase, arenas: Arenas, generator: ArenaRNG
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
         """A freshly drawn fixation point [N, 2] and its duration [N] (ms) for every arena."""
         pellet_pos = td.get((PRIVILEGED, "pellet_pos"))
         is_high = td.get((PRIVILEGED, "is_high_value"))

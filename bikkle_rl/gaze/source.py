@@ -12,8 +12,9 @@ A source is a small stateful object driven by the ``GazeInjection`` transform:
 the privileged ``("privileged", "pellet_pos")`` / ``("privileged", "is_high_value")`` (a model of the human,
 who sees the high-value pellet). They must not depend on the pellet slot order (``SortPellets`` reorders
 slots every step). All randomness comes from ``generator`` (an :class:`~bikkle_rl.envs.random.ArenaRNG` on
-``td``'s device: draw for the arenas :func:`drawing` names, e.g. ``generator.uniform(drawing(mask, td), 2)``), so a seeded ``GazeInjection`` is
-reproducible, and a source without host syncs or data-dependent shapes runs inside the compiled rollout. Recorded gaze files and live trackers plug in by implementing the
+``td``'s device: draw for the arenas :func:`drawing` names, e.g. ``generator.uniform(drawing(mask, td), 2)``),
+so a seeded ``GazeInjection`` is reproducible, and a source without host syncs or data-dependent shapes runs
+inside the fused collector's compiled step. Recorded gaze files and live trackers plug in by implementing the
 same two methods.
 """
 
