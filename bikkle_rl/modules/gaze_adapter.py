@@ -42,11 +42,11 @@ class GazePelletAdapter(nn.Module):
         nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, tokens: torch.Tensor, token_type: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
-        is_gaze = token_type == TokenType.GAZE
+        is_gaze = token_type == int(TokenType.GAZE)
         gaze = (tokens * is_gaze[..., None]).sum(0)  # [B, F]: (dx, dy, distance, age) from the agent
         gaze_present = (token_mask & is_gaze).any(0)  # [B]
-        is_pink = token_type == TokenType.PINK
-        is_pellet = is_pink | (token_type == TokenType.BLUE)
+        is_pink = token_type == int(TokenType.PINK)
+        is_pellet = is_pink | (token_type == int(TokenType.BLUE))
         offset = tokens[..., :2] - gaze[:, :2]  # [T, B, 2]: pellet minus gaze point (both relative to the agent)
         age = gaze[:, 3].expand(offset.shape[:-1])  # [T, B]
         features = torch.stack((*offset.unbind(-1), offset.norm(dim=-1), age, is_pink.to(tokens.dtype)), -1)

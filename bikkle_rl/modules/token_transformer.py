@@ -152,7 +152,7 @@ class TokenTransformer(nn.Module):
         if self.gaze_adapter is not None:
             x = x + self.gaze_adapter(tokens, token_type, mask)
         if not self.gaze_token:
-            mask = mask & (token_type != TokenType.GAZE)
+            mask = mask & (token_type != int(TokenType.GAZE))
         if self.query is not None:
             x = torch.cat([x, self.query.expand(1, x.shape[1], -1)])
             mask = torch.cat([mask, mask.new_ones(1, mask.shape[1])])

@@ -29,10 +29,14 @@ def compiled_matches_eager(operator, scenes, backend):
     torch.testing.assert_close(compiled_grads, eager_grads, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("encoder", ["mlp", "transformer", "cnn"])
-def test_actor_network_compiles_without_graph_breaks(encoder, generator):
+@pytest.mark.parametrize("encoder, fields", [
+    ("mlp", {}), ("transformer", {}), ("cnn", {}),
+    ("transformer", {"gaze_adapter": 16}),  # token types compared with an IntEnum once broke the graph here
+    ("transformer", {"gaze_adapter": 16, "gaze_token": False}),
+])
+def test_actor_network_compiles_without_graph_breaks(encoder, fields, generator):
     torch._dynamo.reset()
-    actor = make_actor(ModelConfig(encoder=encoder, token_width=32, hidden=32), SpecOnlyEnv())
+    actor = make_actor(ModelConfig(encoder=encoder, token_width=32, hidden=32, **fields), SpecOnlyEnv())
     compiled_matches_eager(actor, random_scenes(8, generator), backend="aot_eager")
 
 
