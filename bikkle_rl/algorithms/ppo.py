@@ -88,9 +88,12 @@ class PPO:
             normalize_advantage=cfg.normalize_advantage,
             clip_value=cfg.clip_value,
         )
-        # no vmap: it has no batching rule for CPU attention and falls back to a slow per-sample loop
-        self.advantage = GAE(gamma=cfg.gamma, lmbda=cfg.gae_lambda, value_network=critic, average_gae=False,
-                             deactivate_vmap=True)
+        self.gae = GAE(gamma=cfg.gamma, lmbda=cfg.gae_lambda, value_network=None, average_gae=False)
+        """GAE over the values :meth:`_estimate_advantage` has the critic write first: one graph ``torch.compile``
+        traces whole, where torchrl's GAE calling the critic itself stacks observations and next observations
+        (vmap, or without it a per-sample loop: vmap has no batching rule for CPU attention)."""
+        self.gae.tensor_keys  # noqa: B018 (built on first read: read inside the compiled step, a recompile)
+        self.advantage = accelerate(self._estimate_advantage, compile, cudagraphs=False)
         keys = self.loss.tensor_keys
         self.minibatch_keys = [*actor.in_keys, *critic.in_keys, keys.action, keys.sample_log_prob, keys.advantage,
                                keys.value_target, keys.value]
@@ -102,6 +105,13 @@ class PPO:
         self.optimizer = make_optimizer(cfg.optim, self.parameters, capturable=cudagraphs)
         self.updates_done = 0
         self._step = accelerate(self._minibatch_step, compile, cudagraphs)
+
+    def _estimate_advantage(self, batch: TensorDictBase) -> TensorDictBase:
+        """Writes the critic's values of the observations and the next observations into ``batch``, then GAE's
+        advantages and value targets; returns ``batch``."""
+        self.critic(batch)
+        self.critic(batch.get("next"))
+        return self.gae(batch)
 
     def _minibatch_step(self, minibatch: TensorDictBase) -> TensorDictBase:
         losses = self.loss(minibatch)

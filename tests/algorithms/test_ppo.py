@@ -7,6 +7,7 @@ import pytest
 import torch
 from small_arenas import rollout, small_env, small_ppo
 from tensordict import TensorDict, TensorDictBase
+from torchrl.objectives.value import GAE
 
 from bikkle_rl.algorithms.ppo import PPO
 
@@ -64,3 +65,17 @@ def test_value_clipping_keeps_the_critic_near_the_collected_value(clip_value, ex
     # is 1.4 from the target, and the clipped loss takes the larger squared error
     minibatch["state_value"], minibatch["value_target"] = value - 1.0, value + 0.5
     assert ppo.loss(minibatch)["loss_critic"].item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_advantage_equals_torchrl_gae_calling_the_critic_itself_and_traces_as_one_graph():
+    env = small_env(4)
+    ppo = small_ppo(env, gamma=0.9, gae_lambda=0.8)
+    batch = rollout(env, ppo.actor, steps=40)  # a one-pink arena ends on every touch: episodes end inside the batch
+    assert batch["next", "done"].any() and not batch["next", "done"].all()
+    reference = GAE(gamma=0.9, lmbda=0.8, value_network=ppo.critic, average_gae=False, deactivate_vmap=True)
+    with torch.no_grad():
+        expected, ours = reference(batch.clone()), ppo.advantage(batch.clone())
+    for key in ("advantage", "value_target", "state_value", ("next", "state_value")):
+        torch.testing.assert_close(ours[key], expected[key], rtol=0, atol=0)
+    explained = torch._dynamo.explain(ppo._estimate_advantage)(batch.clone())
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0)
