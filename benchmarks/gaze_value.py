@@ -11,7 +11,10 @@ beats greedy (which reads no gaze); the gaze-only fine-tune raises return(correl
 fraction beside the agent's return without gaze, also printed: an agent trained on correlated gaze alone can lean
 on it entirely, score far below greedy without it, and so inflate gain and gain_max alike. Read the fine-tune
 beside its return under uniform gaze, also printed: a no-gaze agent is misled by gaze it never saw, and a
-fine-tune that only teaches it to ignore gaze raises both. Each seed's ``learning_curves.png`` shows the three
+fine-tune that only teaches it to ignore gaze raises both. The trust targets read the same evaluation: the agent
+without gaze not below greedy, under uniform gaze not below itself without gaze, and the share of the oracle's gain
+over greedy it captures under correlated (>= 0.75) and realistic (>= 0.5) gaze; ``--train-gaze mixture`` trains the
+gaze agent on ``env=gaze_value``'s per-episode mixture of correlated, uniform and absent gaze instead. Each seed's ``learning_curves.png`` shows the three
 trained agents' returns along training (each under the gaze it trains with: the oracle agent, trained without
 gaze, is misled by gaze it never saw), with greedy.
 
@@ -72,7 +75,7 @@ from bikkle_rl.run_reuse import reusable_checkpoint
 from bikkle_rl.training import train
 
 PROTOCOL = "gaze-value"
-SCENARIOS = ["correlated", "uniform", "none", "oracle"]
+SCENARIOS = ["correlated", "uniform", "none", "oracle", "realistic"]
 HOLD_GAZE = ["+gaze.hold=true"]
 """Every agent sees the last valid gaze and its age: gaze is valid on a quarter of the steps, and a memoryless
 policy that only sees it then would turn toward the high-value pink one step in four."""
@@ -88,9 +91,18 @@ TARGETS = {
     "beats_greedy": "agent with correlated gaze beats greedy (no gaze), CIs apart",
     "finetune_raises": "gaze-only fine-tune raises return(correlated), CIs apart",
     "finetune_reads_gaze": "after the fine-tune, return(correlated) above return(uniform), CIs apart",
+    "no_gaze_floor": "agent without gaze not below greedy (its CI reaches greedy's)",
+    "uniform_harmless": "agent under uniform gaze not below itself without gaze (CI reaches it)",
+    "correlated_share": "agent with correlated gaze captures >= 0.75 of the oracle's gain over greedy",
+    "realistic_share": "agent with realistic gaze captures >= 0.5 of the oracle's gain over greedy",
 }
 """The verdicts printed per seed and across seeds; the last goes beyond the value targets: it tells a fine-tune
 that learned to read gaze from one that only learned to ignore it."""
+
+
+TRUST_SHARES = {"correlated": 0.75, "realistic": 0.5}
+"""Trust targets: the share of the oracle's gain over greedy, ``(agent - greedy) / (oracle - greedy)``, the agent
+captures under each source (the oracle: the oracle agent, or with ``--oracle gaze`` the agent under exact gaze)."""
 
 
 def training_gaze(args: argparse.Namespace) -> str:
@@ -108,7 +120,7 @@ def train_agent(run_dir: Path, seed: int, gaze: str, args: argparse.Namespace,
     overrides = ["env=gaze_value", *HOLD_GAZE, f"model={args.model}", f"seed={seed}", f"device={args.device}",
                  f"cpu_threads={args.threads}", f"total_frames={args.frames}", f"time_limit_minutes={args.minutes}",
                  f"evaluation.protocol={PROTOCOL}", f"logger.log_dir={run_dir}", f"gaze={gaze}",
-                 f"evaluation.scenarios=[{gaze}]", training_gaze(args), *extra, *args.train_override]
+                 f"evaluation.scenarios=[{gaze if gaze in SCENARIOS else 'correlated'}]", training_gaze(args), *extra, *args.train_override]
     cfg = compose_config("train", overrides)
     final, curve = run_dir / "final.pt", run_dir / "learning_curve.json"
     if args.reuse:
@@ -136,7 +148,7 @@ def agent_runs(args: argparse.Namespace) -> dict[str, tuple]:
     extra)."""
     runs = {}
     if args.part in ("all", "value"):
-        runs["correlated"] = ("trained on correlated gaze", "correlated", ())
+        runs[args.train_gaze] = (f"trained on {args.train_gaze} gaze", args.train_gaze, ())
         if args.oracle == "agent":
             runs["oracle"] = ("oracle agent, no gaze", "none",
                               ("oracle=true", f"total_frames={args.oracle_frames or args.frames}"))
@@ -183,7 +195,25 @@ def report_value(evaluation: dict) -> dict:
           f"{ci(evaluation['results']['correlated']['greedy-gaze'])}")
     return {"captures_half": fraction >= 0.5 and value["separated"] and informative,
             "beats_greedy": agent_cell["ci_low"] > greedy_cell["ci_high"],
-            "evaluation": str(evaluation["paths"]["json"])}
+            **report_trust(evaluation), "evaluation": str(evaluation["paths"]["json"])}
+
+
+def report_trust(evaluation: dict) -> dict:
+    """Prints how far the agent trusts gaze: without gaze against greedy, under uniform gaze against none, and the
+    share of the oracle's gain over greedy it captures under each source of :data:`TRUST_SHARES`."""
+    agent = {scenario: cells["agent"] for scenario, cells in evaluation["results"].items()}
+    greedy = evaluation["results"]["correlated"]["greedy"]
+    oracle = evaluation["gaze_value"]["gain_max"]["value"] + agent["none"]["mean"]
+    print(f"trust: agent without gaze {ci(agent['none'])} vs greedy {ci(greedy)}; under uniform gaze "
+          f"{ci(agent['uniform'])}; oracle {oracle:.2f}")
+    verdicts = {"no_gaze_floor": agent["none"]["ci_high"] >= greedy["ci_low"],
+                "uniform_harmless": agent["uniform"]["ci_high"] >= agent["none"]["ci_low"]}
+    for source, least in TRUST_SHARES.items():
+        oracle_gain = oracle - greedy["mean"]  # a share of no gain (an oracle at or below greedy) means nothing
+        share = (agent[source]["mean"] - greedy["mean"]) / oracle_gain if oracle_gain > 0 else float("nan")
+        print(f"       {source:10s} {ci(agent[source])}: {share:.2f} of the oracle's gain over greedy (>= {least})")
+        verdicts[f"{source}_share"] = share >= least
+    return verdicts
 
 
 def report_finetune(finetune: dict) -> dict:
@@ -229,7 +259,7 @@ def benchmark(seeds: range, args: argparse.Namespace) -> list[dict]:
             return trained[seed, name].result()[0] if (seed, name) in trained else None
 
         def evaluate(seed: int) -> dict:
-            return pool.submit(evaluate_agent, seed, checkpoint(seed, "correlated"), checkpoint(seed, "oracle"),
+            return pool.submit(evaluate_agent, seed, checkpoint(seed, args.train_gaze), checkpoint(seed, "oracle"),
                                args).result()
 
         def finetune(seed: int) -> dict:
@@ -266,6 +296,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of each run")
     parser.add_argument("--jobs", type=int, default=1,
                         help="training runs (and evaluations, fine-tunes) at once, each in its own process")
+    parser.add_argument("--train-gaze", choices=("correlated", "mixture", "realistic"), default="correlated",
+                        help="the gaze the gaze agent trains with (mixture: env=gaze_value's per-episode mixture of "
+                             "correlated, uniform and absent gaze)")
     parser.add_argument("--train-p-valid", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
                         help="gaze availability in training and fine-tuning: each arena draws its rate from "
                              "[LOW, HIGH] per episode (0.25 0.25: the protocol's fixed rate)")
