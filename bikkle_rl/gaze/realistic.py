@@ -8,11 +8,16 @@ delivers each sample ``latency_steps`` steps late, and loses the eye in bursts: 
 (tracking -> lost with probability ``p_drop`` per step, lost -> tracking with ``p_recover``), so dropouts last
 ``1 / p_recover`` steps on average and the tracker is valid ``p_recover / (p_drop + p_recover)`` of the time.
 
+``high_value_bias`` may be a range ``[low, high]``: each arena then draws its bias uniformly from it per episode,
+a person whose gaze tells the high-value pellet more or less reliably (training over how informative gaze is).
+
 One env step lasts ``step_ms`` milliseconds (100 ms: fixations cover 2-4 steps). The eye fixates a point,
 not a slot, so a pellet collected mid-fixation leaves the gaze where it was until the next saccade.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from tensordict import TensorDictBase
@@ -20,6 +25,14 @@ from tensordict import TensorDictBase
 from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.envs.random import ArenaRNG, Arenas
 from bikkle_rl.gaze.source import GazeSource, drawing, observation_device, where_rows
+
+
+def bias_bounds(bias: float | Sequence[float]) -> tuple[float, float]:
+    """``(low, high)`` of a high-value bias given as one value or a range ``[low, high]`` (a clear error otherwise)."""
+    values = [bias] if isinstance(bias, (int, float)) else list(bias)
+    if len(values) not in (1, 2) or (len(values) == 2 and values[0] > values[1]):
+        raise ValueError(f"high_value_bias must be a probability or a range [low, high], got {bias!r}")
+    return float(values[0]), float(values[-1])
 
 
 class RealisticGaze(GazeSource):
@@ -34,14 +47,16 @@ class RealisticGaze(GazeSource):
     default_p_valid = 1.0
 
     def __init__(self, step_ms: float = 100.0, fixation_ms: tuple[float, float] = (200.0, 400.0),
-                 high_value_bias: float = 0.6, fixation_std: float = 0.03, noise_std: float = 0.05,
+                 high_value_bias: float | Sequence[float] = 0.6, fixation_std: float = 0.03, noise_std: float = 0.05,
                  latency_steps: int = 2, p_drop: float = 0.05, p_recover: float = 0.25):
         low, high = (float(v) for v in fixation_ms)
         if not 0 < low <= high:
             raise ValueError(f"fixation_ms must be a range 0 < low <= high, got {fixation_ms!r}")
         if not step_ms > 0:
             raise ValueError(f"step_ms must be > 0, got {step_ms!r}")
-        for name, p in (("high_value_bias", high_value_bias), ("p_drop", p_drop), ("p_recover", p_recover)):
+        bias_range = bias_bounds(high_value_bias)
+        for name, p in (("high_value_bias", bias_range[0]), ("high_value_bias", bias_range[1]), ("p_drop", p_drop),
+                        ("p_recover", p_recover)):
             if not 0 <= p <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
         if p_drop + p_recover == 0:
@@ -52,7 +67,8 @@ class RealisticGaze(GazeSource):
             raise ValueError(f"latency_steps must be >= 0, got {latency_steps!r}")
         self.step_ms = float(step_ms)
         self.fixation_ms = (low, high)
-        self.high_value_bias = float(high_value_bias)
+        self.high_value_bias = bias_range[0] if bias_range[0] == bias_range[1] else bias_range
+        self._bias: torch.Tensor | None = None  # per arena [N], with a range of biases
         self.fixation_std = float(fixation_std)
         self.noise_std = float(noise_std)
         self.latency_steps = int(latency_steps)
@@ -68,6 +84,11 @@ class RealisticGaze(GazeSource):
     def reset(self, td: TensorDictBase, mask: torch.Tensor | None, generator: ArenaRNG) -> None:
         n, device = td.batch_size[0], observation_device(td)
         tracking = generator.uniform(drawing(mask, td)) < self.valid_fraction
+        if isinstance(self.high_value_bias, tuple):
+            low, high = self.high_value_bias
+            bias = low + (high - low) * generator.uniform(drawing(mask, td))
+            self._bias = bias if mask is None or self._bias is None or self._bias.shape != bias.shape \
+                else where_rows(mask, bias, self._bias)
         if mask is None or self._fixation is None or self._fixation.shape[0] != n:
             mask = None
             self._fixation = torch.zeros(n, 2, device=device)
@@ -89,7 +110,7 @@ class RealisticGaze(GazeSource):
         others = td.get("pellet_mask") & ~is_high
         other_scores = generator.uniform(arenas, num_pellets)
         other_slot = torch.where(others, other_scores, -1.0).argmax(-1)
-        pick_high = generator.uniform(arenas) < self.high_value_bias
+        pick_high = generator.uniform(arenas) < (self._bias if self._bias is not None else self.high_value_bias)
         slot = torch.where(pick_high | ~others.any(-1), is_high.to(torch.uint8).argmax(-1), other_slot)
         offset = self.fixation_std * generator.normal(arenas, 2)
         point = pellet_pos[torch.arange(n, device=device), slot] + offset

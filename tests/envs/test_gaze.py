@@ -189,6 +189,27 @@ def test_realistic_fixations_last_their_duration_and_favour_the_high_value_pelle
         assert ((starts[1:] - starts[:-1]) >= 4).all()  # >= 200 ms at 50 ms a step
 
 
+def test_realistic_bias_range_draws_each_arena_its_own_bias_per_episode(place):
+    # a fixation a step (step_ms at the longest fixation), no noise: each step shows which pellet the eye is on
+    source = RealisticGaze(step_ms=400, high_value_bias=[0.1, 0.9], fixation_std=0, noise_std=0, latency_steps=0,
+                           p_drop=0.0, p_recover=1.0)
+    obs, generator = arena(place, 64), ArenaRNG(0)
+    source.reset(obs, None, generator)
+    bias = source._bias.clone()
+    assert bias.min() >= 0.1 and bias.max() <= 0.9 and bias.std() > 0.15
+    on_high = torch.stack([(source.sample(obs, None, generator)[0] == HIGH).all(-1) for _ in range(600)])
+    assert (on_high.float().mean(0) - bias).abs().max() < 0.1  # each arena's share of looks is its own bias
+    reset = torch.arange(64) < 32
+    source.reset(obs, reset, generator)
+    assert (source._bias[:32] != bias[:32]).all() and torch.equal(source._bias[32:], bias[32:])
+
+
+@pytest.mark.parametrize("bias", [[0.9, 0.2], [0.1, 0.5, 0.9], [0.5, 1.2]])
+def test_realistic_bias_range_refuses_bad_ranges(bias):
+    with pytest.raises(ValueError, match="high_value_bias"):
+        RealisticGaze(high_value_bias=bias)
+
+
 def test_realistic_dropouts_come_in_bursts(place):
     source = RealisticGaze(noise_std=0.1, latency_steps=0, p_drop=0.1, p_recover=0.3)
     gaze, valid = draw(source, arena(place, 4000), steps=30)
