@@ -134,6 +134,14 @@ def train_agent(run_dir: Path, seed: int, gaze: str, args: argparse.Namespace,
     return final, history
 
 
+def curriculum_start(seed: int, name: str, args: argparse.Namespace) -> tuple[str, ...]:
+    """With ``--init-from OUT``, the gaze agent starts from the weights of the same seed's gaze agent in the
+    benchmark run in ``OUT`` (a curriculum: e.g. a mixture with realistic gaze after one without)."""
+    if args.init_from is None or name != args.train_gaze:
+        return ()
+    return (f"init_from={args.init_from / f'seed_{seed}' / name / 'final.pt'}",)
+
+
 def ci(summary: dict, key: str = "mean") -> str:
     return f"{summary[key]:6.2f} [{summary['ci_low']:.2f}, {summary['ci_high']:.2f}]"
 
@@ -252,7 +260,8 @@ def benchmark(seeds: range, args: argparse.Namespace) -> list[dict]:
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool, \
             ThreadPoolExecutor(2 * len(seeds)) as waiters:
         runs = agent_runs(args)
-        trained = {(seed, name): pool.submit(train_agent, seed_dir(seed, args) / name, seed, gaze, args, extra)
+        trained = {(seed, name): pool.submit(train_agent, seed_dir(seed, args) / name, seed, gaze, args,
+                                             (*extra, *curriculum_start(seed, name, args)))
                    for seed in seeds for name, (_, gaze, extra) in runs.items()}
 
         def checkpoint(seed: int, name: str) -> Path | None:
@@ -299,6 +308,8 @@ def main() -> None:
     parser.add_argument("--train-gaze", choices=("correlated", "mixture", "realistic"), default="correlated",
                         help="the gaze the gaze agent trains with (mixture: env=gaze_value's per-episode mixture of "
                              "correlated, uniform and absent gaze)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="the --out of an earlier run: each seed's gaze agent starts from its gaze agent there")
     parser.add_argument("--train-p-valid", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
                         help="gaze availability in training and fine-tuning: each arena draws its rate from "
                              "[LOW, HIGH] per episode (0.25 0.25: the protocol's fixed rate)")
