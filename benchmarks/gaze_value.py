@@ -156,7 +156,8 @@ def agent_runs(args: argparse.Namespace) -> dict[str, tuple]:
     extra)."""
     runs = {}
     if args.part in ("all", "value"):
-        runs[args.train_gaze] = (f"trained on {args.train_gaze} gaze", args.train_gaze, ())
+        shown = "" if args.train_gaze in SCENARIOS else ", shown under correlated gaze"
+        runs[args.train_gaze] = (f"trained on {args.train_gaze} gaze{shown}", args.train_gaze, ())
         if args.oracle == "agent":
             runs["oracle"] = ("oracle agent, no gaze", "none",
                               ("oracle=true", f"total_frames={args.oracle_frames or args.frames}"))
