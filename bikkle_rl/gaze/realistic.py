@@ -84,13 +84,13 @@ class RealisticGaze(GazeSource):
     def reset(self, td: TensorDictBase, mask: torch.Tensor | None, generator: ArenaRNG) -> None:
         n, device = td.batch_size[0], observation_device(td)
         tracking = generator.uniform(drawing(mask, td)) < self.valid_fraction
+        bias = None
         if isinstance(self.high_value_bias, tuple):
             low, high = self.high_value_bias
             bias = low + (high - low) * generator.uniform(drawing(mask, td))
-            self._bias = bias if mask is None or self._bias is None or self._bias.shape != bias.shape \
-                else where_rows(mask, bias, self._bias)
         if mask is None or self._fixation is None or self._fixation.shape[0] != n:
             mask = None
+            self._bias = bias
             self._fixation = torch.zeros(n, 2, device=device)
             self._fixation_left = torch.zeros(n, device=device)
             self._tracking = tracking
@@ -100,6 +100,8 @@ class RealisticGaze(GazeSource):
         self._fixation_left = where_rows(mask, torch.zeros_like(self._fixation_left), self._fixation_left)
         self._tracking = where_rows(mask, tracking, self._tracking)
         self._pipeline_valid = where_rows(mask, torch.zeros_like(self._pipeline_valid), self._pipeline_valid)
+        if bias is not None:
+            self._bias = where_rows(mask, bias, self._bias)
 
     def _new_fixation(self, td: TensorDictBase, arenas: Arenas, generator: ArenaRNG
                       ) -> tuple[torch.Tensor, torch.Tensor]:
