@@ -14,9 +14,9 @@ beside its return under uniform gaze, also printed: a no-gaze agent is misled by
 fine-tune that only teaches it to ignore gaze raises both. The trust targets read the same evaluation: the agent
 without gaze not below greedy, under uniform gaze not below itself without gaze, and the share of the oracle's gain
 over greedy it captures under correlated (>= 0.75) and realistic (>= 0.5) gaze; ``--train-gaze mixture`` trains the
-gaze agent on ``env=gaze_value``'s per-episode mixture of correlated, uniform and absent gaze instead. Each seed's ``learning_curves.png`` shows the three
-trained agents' returns along training (each under the gaze it trains with: the oracle agent, trained without
-gaze, is misled by gaze it never saw), with greedy.
+gaze agent on ``env=gaze_value``'s per-episode mixture of correlated, uniform and absent gaze instead. Each seed's
+``learning_curves.png`` shows the three trained agents' returns along training (each under the gaze it trains
+with: the oracle agent, trained without gaze, is misled by gaze it never saw), with greedy.
 
     python benchmarks/gaze_value.py --seeds 3 --frames 11200000 --oracle-frames 16800000 \\
         --minutes 150 --jobs 2 --train-override model.gaze_adapter=32      # the full benchmark at 11 M steps a
@@ -105,6 +105,12 @@ TRUST_SHARES = {"correlated": 0.75, "realistic": 0.5}
 captures under each source (the oracle: the oracle agent, or with ``--oracle gaze`` the agent under exact gaze)."""
 
 
+def curve_scenario(gaze: str) -> str:
+    """The scenario a run's learning curve is evaluated under: its own gaze, or correlated gaze for a training
+    source that is no evaluation scenario (the mixture)."""
+    return gaze if gaze in SCENARIOS else "correlated"
+
+
 def training_gaze(args: argparse.Namespace) -> str:
     """The availability the agents train and fine-tune with (evaluation keeps the protocol's 0.25)."""
     low, high = args.train_p_valid
@@ -120,7 +126,7 @@ def train_agent(run_dir: Path, seed: int, gaze: str, args: argparse.Namespace,
     overrides = ["env=gaze_value", *HOLD_GAZE, f"model={args.model}", f"seed={seed}", f"device={args.device}",
                  f"cpu_threads={args.threads}", f"total_frames={args.frames}", f"time_limit_minutes={args.minutes}",
                  f"evaluation.protocol={PROTOCOL}", f"logger.log_dir={run_dir}", f"gaze={gaze}",
-                 f"evaluation.scenarios=[{gaze if gaze in SCENARIOS else 'correlated'}]", training_gaze(args), *extra, *args.train_override]
+                 f"evaluation.scenarios=[{curve_scenario(gaze)}]", training_gaze(args), *extra, *args.train_override]
     cfg = compose_config("train", overrides)
     final, curve = run_dir / "final.pt", run_dir / "learning_curve.json"
     if args.reuse:
@@ -139,7 +145,12 @@ def curriculum_start(seed: int, name: str, args: argparse.Namespace) -> tuple[st
     benchmark run in ``OUT`` (a curriculum: e.g. a mixture with realistic gaze after one without)."""
     if args.init_from is None or name != args.train_gaze:
         return ()
-    return (f"init_from={args.init_from / f'seed_{seed}' / name / 'final.pt'}",)
+    return (f"init_from={curriculum_checkpoint(seed, args)}",)
+
+
+def curriculum_checkpoint(seed: int, args: argparse.Namespace) -> Path:
+    """The gaze agent of ``seed`` in the ``--init-from`` run."""
+    return args.init_from / f"seed_{seed}" / args.train_gaze / "final.pt"
 
 
 def ci(summary: dict, key: str = "mean") -> str:
@@ -156,8 +167,10 @@ def agent_runs(args: argparse.Namespace) -> dict[str, tuple]:
     extra)."""
     runs = {}
     if args.part in ("all", "value"):
-        shown = "" if args.train_gaze in SCENARIOS else ", shown under correlated gaze"
-        runs[args.train_gaze] = (f"trained on {args.train_gaze} gaze{shown}", args.train_gaze, ())
+        shown = curve_scenario(args.train_gaze)
+        label = f"trained on {args.train_gaze} gaze"
+        label += "" if shown == args.train_gaze else f", shown under {shown} gaze"
+        runs[args.train_gaze] = (label, args.train_gaze, ())
         if args.oracle == "agent":
             runs["oracle"] = ("oracle agent, no gaze", "none",
                               ("oracle=true", f"total_frames={args.oracle_frames or args.frames}"))
@@ -217,8 +230,8 @@ def report_trust(evaluation: dict) -> dict:
           f"{ci(agent['uniform'])}; oracle {oracle:.2f}")
     verdicts = {"no_gaze_floor": agent["none"]["ci_high"] >= greedy["ci_low"],
                 "uniform_harmless": agent["uniform"]["ci_high"] >= agent["none"]["ci_low"]}
+    oracle_gain = oracle - greedy["mean"]  # a share of no gain (an oracle at or below greedy) means nothing
     for source, least in TRUST_SHARES.items():
-        oracle_gain = oracle - greedy["mean"]  # a share of no gain (an oracle at or below greedy) means nothing
         share = (agent[source]["mean"] - greedy["mean"]) / oracle_gain if oracle_gain > 0 else float("nan")
         print(f"       {source:10s} {ci(agent[source])}: {share:.2f} of the oracle's gain over greedy (>= {least})")
         verdicts[f"{source}_share"] = share >= least
@@ -332,6 +345,13 @@ def main() -> None:
             parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {getattr(args, name)}")
     if args.oracle_frames is not None and args.oracle != "agent":
         parser.error("--oracle-frames is the oracle agent's budget: it needs --oracle agent")
+    if args.init_from is not None:
+        if args.part == "finetune":
+            parser.error("--init-from starts the gaze agents: it needs --part all or value")
+        missing = [str(path) for seed in range(args.first_seed, args.first_seed + args.seeds)
+                   if not (path := curriculum_checkpoint(seed, args)).is_file()]
+        if missing:
+            parser.error(f"--init-from: no gaze agent to start from at {', '.join(missing)}")
     try:
         availability_range(args.train_p_valid)
     except ValueError as error:
