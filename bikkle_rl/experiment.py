@@ -32,7 +32,7 @@ from bikkle_rl.checkpoint import (
 )
 from bikkle_rl.envs.stack import EnvStackConfig, make_env
 from bikkle_rl.envs.transforms import RewardNormalization
-from bikkle_rl.fused_collector import FusedCollector
+from bikkle_rl.fused_collector import FusedCollector, whole_batches
 from bikkle_rl.modules import ModelConfig, algorithm_model_config, gaze_parameters, make_networks
 from bikkle_rl.plain_config import plain_config
 
@@ -115,11 +115,6 @@ def make_algorithm(cfg: Any, env: TransformedEnv, device: torch.device) -> Algor
         (critic,) = critics
         return PPO(PPOConfig(**algo_cfg), actor, critic, compile=compiled, cudagraphs=cudagraphs)
     return SAC(SACConfig(**algo_cfg), actor, critics, compile=compiled, cudagraphs=cudagraphs)
-
-
-def whole_batches(frames: int, frames_per_batch: int) -> int:
-    """``frames`` rounded up to a multiple of ``frames_per_batch``."""
-    return -(-frames // frames_per_batch) * frames_per_batch
 
 
 def make_collector(cfg: Any, env: TransformedEnv, algo: Algorithm, total_frames: int,

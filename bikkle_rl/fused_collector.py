@@ -31,6 +31,11 @@ from torchrl.envs import TransformedEnv
 from bikkle_rl.envs.bikkle import BikkleEnv
 
 
+def whole_batches(frames: int, frames_per_batch: int) -> int:
+    """``frames`` rounded up to a multiple of ``frames_per_batch``."""
+    return -(-frames // frames_per_batch) * frames_per_batch
+
+
 def stack_steps(steps: list[TensorDictBase]) -> TensorDict:
     """``torch.stack(steps, dim=1)`` for same-layout steps, leaf by leaf (half the time of TensorDict's stack)."""
     first = steps[0]
@@ -69,8 +74,7 @@ class FusedCollector(BaseCollector):
         self.env, self.policy = env, policy
         self.frames_per_batch = frames_per_batch
         self.steps = frames_per_batch // num_envs
-        self.total_frames = total_frames if total_frames == -1 else -(-total_frames // frames_per_batch) * \
-            frames_per_batch  # whole batches, as the Collector's budget (experiment.whole_batches)
+        self.total_frames = total_frames if total_frames == -1 else whole_batches(total_frames, frames_per_batch)
         self.init_random_frames = init_random_frames
         self.frames = 0
         self._state_keys = list(env.state_spec.keys(True, True))
