@@ -9,6 +9,7 @@ POOLINGS = ("mean", "query")
 ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "silu")
 DISTRIBUTIONS = ("tanh_normal", "normal")
 SCALES = ("state", "global")
+Q_ACTION_INPUTS = ("head", "encoder")
 NUMBER_FIELDS = {"int": ((int,), "a whole number"), "float": ((int, float), "a number")}
 """What an ``int`` or ``float`` field accepts, and how its error names it (a bool is neither)."""
 
@@ -30,6 +31,10 @@ class ModelConfig:
     :mod:`bikkle_rl.modules.gaze_adapter`), 0 for none; a gaze-only fine-tune adds one to a no-gaze agent.
     ``gaze_token``: whether the transformer's attention sees the gaze token; false leaves gaze to the adapter
     alone (a no-gaze agent's fine-tune then starts at exactly its play without gaze).
+
+    ``q_action_input``: where SAC's Q networks read the action: ``head`` joins it to the encoded observation
+    before the ``q_layers`` head, ``encoder`` (MLP only) puts it in the encoder's first layer beside the
+    observation, so every hidden layer can shape how Q varies with the action (``docs/sac.md``).
     """
 
     encoder: str = "mlp"
@@ -45,6 +50,7 @@ class ModelConfig:
     gaze_token: bool = True
     cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 32])
     q_layers: int = 1
+    q_action_input: str = "head"
     distribution: str = "tanh_normal"
     scale: str = "state"
     init_scale: float = 1.0
@@ -65,6 +71,7 @@ class ModelConfig:
             ("activation", self.activation, ACTIVATIONS),
             ("distribution", self.distribution, DISTRIBUTIONS),
             ("scale", self.scale, SCALES),
+            ("q_action_input", self.q_action_input, Q_ACTION_INPUTS),
         ):
             if value not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {value!r}")
@@ -78,6 +85,8 @@ class ModelConfig:
             raise ValueError(f"gaze_token must be true or false, got {self.gaze_token!r}")
         if not self.gaze_token and not self.gaze_adapter:
             raise ValueError("gaze_token: false needs gaze_adapter > 0 (otherwise nothing reads gaze)")
+        if self.q_action_input == "encoder" and self.encoder != "mlp":
+            raise ValueError(f"q_action_input: encoder needs the mlp encoder, got encoder {self.encoder!r}")
         if self.q_layers < 0:
             raise ValueError(f"q_layers must be >= 0, got {self.q_layers!r}")
         if self.token_width % self.num_heads:

@@ -24,11 +24,13 @@ IMAGE_OBJECT_CHANNELS = 3
 """The image's first channels (agent, pink, blue); any channel after them is gaze."""
 
 
-def make_encoder(cfg: ModelConfig, observation_spec: Composite) -> tuple[nn.Module, list[str]]:
+def make_encoder(cfg: ModelConfig, observation_spec: Composite, extra_inputs: int = 0) -> tuple[nn.Module, list[str]]:
     """The encoder ``cfg.encoder`` sized from ``observation_spec``, and the keys it reads.
 
     Which inputs are gaze is read from the spec: the MLP's last columns, as many as the ``GAZE_KEYS`` present
     in the spec hold; the CNN's channels after the first ``IMAGE_OBJECT_CHANNELS``; the transformer's gaze token.
+    ``extra_inputs`` widens the MLP's input by that many columns placed before the observation (a Q network's
+    action, :class:`~bikkle_rl.modules.heads.QNet`).
     """
     in_keys = ENCODER_IN_KEYS[cfg.encoder]
     missing = [key for key in in_keys if key not in observation_spec]
@@ -38,7 +40,7 @@ def make_encoder(cfg: ModelConfig, observation_spec: Composite) -> tuple[nn.Modu
             f"(it has {sorted(map(str, observation_spec.keys()))}); add the transform that writes them"
         )
     if cfg.encoder == "mlp":
-        in_features = observation_spec["observation_vector"].shape[-1]
+        in_features = observation_spec["observation_vector"].shape[-1] + extra_inputs
         gaze_features = sum(observation_spec[key].shape[-1] for key in GAZE_KEYS if key in observation_spec)
         encoder = MLPEncoder(in_features, gaze_features, cfg.hidden, cfg.mlp_layers, cfg.activation)
     elif cfg.encoder == "transformer":

@@ -55,14 +55,17 @@ class ValueNet(nn.Module):
 class QNet(nn.Module):
     """Observations and ``action`` [..., action_dim] (the last input) -> Q value [..., 1].
 
-    The action joins the encoded observation and goes through ``cfg.q_layers`` hidden layers.
+    The action joins the encoded observation and goes through ``cfg.q_layers`` hidden layers, or, with
+    ``cfg.q_action_input == "encoder"``, enters the encoder's first layer beside the observation (the encoder was
+    built that much wider: :func:`make_q`).
     """
 
     def __init__(self, encoder: nn.Module, action_dim: int, cfg: ModelConfig):
         super().__init__()
         self.encoder = encoder
+        self.action_in_encoder = cfg.q_action_input == "encoder"
         layers: list[nn.Module] = []
-        width = encoder.out_features + action_dim
+        width = encoder.out_features + (0 if self.action_in_encoder else action_dim)
         for _ in range(cfg.q_layers):
             layers += [orthogonal_init(nn.Linear(width, cfg.hidden), HIDDEN_GAIN), make_activation(cfg.activation)]
             width = cfg.hidden
@@ -71,6 +74,8 @@ class QNet(nn.Module):
 
     def forward(self, *observations_and_action: torch.Tensor) -> torch.Tensor:
         *observations, action = observations_and_action
+        if self.action_in_encoder:
+            return self.head(self.encoder(torch.cat([action, *observations], dim=-1)))
         return self.head(torch.cat([self.encoder(*observations), action], dim=-1))
 
 
@@ -113,7 +118,8 @@ def make_q(cfg: ModelConfig, env: EnvBase) -> ValueOperator:
 
     SAC's loss makes the twin copies itself (``num_qvalue_nets``).
     """
-    encoder, in_keys = make_encoder(cfg, env.observation_spec)
     action_dim = env.action_spec_unbatched.shape[-1]
+    encoder_action_inputs = action_dim if cfg.q_action_input == "encoder" else 0
+    encoder, in_keys = make_encoder(cfg, env.observation_spec, extra_inputs=encoder_action_inputs)
     return ValueOperator(QNet(encoder, action_dim, cfg), in_keys=[*in_keys, "action"],
                          out_keys=["state_action_value"])

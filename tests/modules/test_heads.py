@@ -66,6 +66,23 @@ def test_critic_and_q_on_flat_and_two_dim_batches(encoder, generator):
     assert not torch.allclose(q(other_action)["state_action_value"], q(scenes.clone())["state_action_value"])
 
 
+def test_q_with_the_action_in_the_encoder_reads_it_in_the_first_layer(generator):
+    cfg, env = ModelConfig(encoder="mlp", q_action_input="encoder"), SpecOnlyEnv()
+    q = make_q(cfg, env)
+    net = q.module
+    first = net.encoder.layers[0]  # action, observation (gaze columns last, through their own weight)
+    assert first.split + first.gaze.in_features == env.observation_spec["observation_vector"].shape[-1] + 2
+    assert net.head[0].in_features == net.encoder.out_features
+    scenes = random_scenes(12, generator)
+    scenes["action"] = torch.rand(12, 2) * 2 - 1
+    assert q(scenes.clone())["state_action_value"].shape == (12, 1)
+    with torch.no_grad():
+        first.main.weight[:, :2] = 0.0  # the action's columns: without them, Q no longer depends on the action
+    other_action = scenes.clone()
+    other_action["action"] = -scenes["action"]
+    torch.testing.assert_close(q(other_action)["state_action_value"], q(scenes.clone())["state_action_value"])
+
+
 def test_actor_and_critic_own_separate_encoders():
     cfg, env = ModelConfig(), SpecOnlyEnv()
     actor, critic = make_actor(cfg, env), make_critic(cfg, env)

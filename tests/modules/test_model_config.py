@@ -15,6 +15,8 @@ def test_defaults_are_valid():
         ({"pooling": "max"}, "pooling must be one of"),
         ({"distribution": "beta"}, "distribution must be one of"),
         ({"hidden": 0}, "hidden must be >= 1"),
+        ({"q_action_input": "late"}, "q_action_input must be one of"),
+        ({"q_action_input": "encoder", "encoder": "transformer"}, "needs the mlp encoder"),
         ({"token_width": 30, "num_heads": 4}, "divisible by num_heads"),
         ({"cnn_channels": []}, "cnn_channels"),
         ({"min_scale": 2.0, "init_scale": 1.0}, "min_scale < init_scale"),
