@@ -14,6 +14,8 @@ SMALL = ("num_envs=16", "algo.frames_per_env=8", "env.max_steps=12", "compile=fa
 STACKS = {
     "mlp": ("model=mlp",),
     "transformer": ("model=transformer", "model.transformer_layers=1"),
+    "gaze_evidence": ("model=transformer", "model.transformer_layers=1", "gaze=correlated", "+gaze.hold=true",
+                      "transforms=gaze_evidence"),
     "sac_warmup": ("algo=sac", "model=mlp", "algo.init_random_frames=256", "algo.frames_per_env=8"),
 }
 
@@ -51,10 +53,11 @@ def test_the_fused_batches_are_the_collectors(compose_train, tmp_path, stack):
     assert_same_batches(expected, batches(cfg, "fused", 4))
 
 
-def test_compiled_steps_have_no_graph_break_no_recompile_and_the_same_data(compose_train, tmp_path):
+@pytest.mark.parametrize("stack", ["mlp", "gaze_evidence"])
+def test_compiled_steps_have_no_graph_break_no_recompile_and_the_same_data(compose_train, tmp_path, stack):
     """fullgraph=True fails on any graph break; after the first compiled step a recompile would raise. Dynamo's eager
     backend traces what inductor would compile, without its code generation (seconds, not a minute)."""
-    cfg = compose_train(tmp_path, *SMALL, "model=mlp")
+    cfg = compose_train(tmp_path, *SMALL, *STACKS[stack])
     expected = batches(cfg, "torchrl", 5)
     torch._dynamo.reset()
     torch.manual_seed(0)

@@ -39,6 +39,7 @@ from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.transforms import (
     EpisodeSum,
     Flatten,
+    GazeEvidence,
     GazeInjection,
     MaxNormAction,
     RewardNormalization,
@@ -197,6 +198,7 @@ def _with_options(cls: Callable[..., Transform], **defaults: Callable[[_BuildCon
 TRANSFORMS: dict[str, Callable[[dict[str, Any], _BuildContext], Transform]] = {
     "sort_pellets": _with_options(SortPellets),
     "gaze": _build_gaze,
+    "gaze_evidence": _with_options(GazeEvidence),
     "flatten": _with_options(Flatten, oracle=lambda ctx: ctx.cfg.oracle),
     "tokenize": _with_options(Tokenize, oracle=lambda ctx: ctx.cfg.oracle),
     "semantic_image": _with_options(SemanticImage, radius=lambda ctx: ctx.env_config.pellet_radius),

@@ -2,6 +2,7 @@
 
 from bikkle_rl.envs.transforms.episode_sum import EpisodeSum
 from bikkle_rl.envs.transforms.flatten import Flatten
+from bikkle_rl.envs.transforms.gaze_evidence import GazeEvidence
 from bikkle_rl.envs.transforms.gaze_injection import GazeInjection
 from bikkle_rl.envs.transforms.max_norm_action import MaxNormAction
 from bikkle_rl.envs.transforms.reward_normalization import RewardNormalization
@@ -15,6 +16,7 @@ __all__ = [
     "TOKEN_FEATURES",
     "EpisodeSum",
     "Flatten",
+    "GazeEvidence",
     "GazeInjection",
     "MaxNormAction",
     "RewardNormalization",

@@ -7,7 +7,8 @@ from tensordict import TensorDictBase
 from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.envs.transforms.observation_view import ObservationView
 
-PER_PELLET_KEYS = ("pellet_rel", "pellet_kind", "pellet_mask", (PRIVILEGED, "pellet_pos"), (PRIVILEGED, "is_high_value"))
+PER_PELLET_KEYS = ("pellet_rel", "pellet_kind", "pellet_mask", "pellet_gaze_share", (PRIVILEGED, "pellet_pos"),
+                   (PRIVILEGED, "is_high_value"))
 """Every key with a pellet dimension (the one after the batch dimensions); they are permuted together."""
 ABSENT = 2.0
 """Sort key of an absent pellet: after every present one (distances in the unit square are at most sqrt(2))."""

@@ -7,7 +7,8 @@ True where a token is present (the opposite of PyTorch's ``key_padding_mask``, w
 Features per type (unused features are zero):
 - AGENT: (x, y, 0, 0), absolute arena position.
 - PINK / BLUE: (dx, dy, distance, flag), pellet minus agent; flag is the privileged high-value flag only when
-  ``Tokenize(oracle=True)`` builds the oracle baseline's view, else 0.
+  ``Tokenize(oracle=True)`` builds the oracle baseline's view, else the pellet's share of this round's gaze looks
+  where ``GazeEvidence`` is in the stack, else 0.
 - GAZE: (dx, dy, distance, age), gaze minus agent; age = steps since the gaze sample (0 when fresh).
 - ROUND: (round_progress, 0, 0, 0).
 """

@@ -23,7 +23,8 @@ class Tokenize(ObservationView):
     absent. Absent tokens have all-zero features; pellet tokens keep their kind's type either way.
 
     ``oracle=True`` fills the 4th pellet feature with the privileged high-value flag: only for the oracle
-    upper-bound baseline, since it leaks what only the human knows.
+    upper-bound baseline, since it leaks what only the human knows. Otherwise the 4th feature is the pellet's
+    ``pellet_gaze_share`` where :class:`~bikkle_rl.envs.transforms.gaze_evidence.GazeEvidence` writes one, else 0.
     """
 
     def __init__(self, oracle: bool = False):
@@ -39,7 +40,12 @@ class Tokenize(ObservationView):
         present = torch.ones(*batch, 1, dtype=torch.bool, device=device)
 
         agent = torch.cat((agent_pos, zeros, zeros), -1)
-        flag = td.get((PRIVILEGED, "is_high_value")).float() if self.oracle else torch.zeros_like(mask, dtype=torch.float)
+        if self.oracle:
+            flag = td.get((PRIVILEGED, "is_high_value")).float()
+        elif "pellet_gaze_share" in td:
+            flag = td.get("pellet_gaze_share")
+        else:
+            flag = torch.zeros_like(mask, dtype=torch.float)
         pellets = torch.cat((pellet_rel, pellet_rel.norm(dim=-1, keepdim=True), flag[..., None]), -1)
         pellets = pellets * mask[..., None]
         if "gaze" in td:

@@ -1,0 +1,95 @@
+"""Per-pellet gaze evidence across looks: how much of this round's gaze fell on each pellet."""
+
+from __future__ import annotations
+
+import torch
+from tensordict import TensorDictBase
+from torchrl.data import Bounded, Composite
+from torchrl.envs.transforms import Transform
+
+from bikkle_rl.gaze.source import where_rows
+
+RESPAWN_DISTANCE = 1e-4
+"""A slot whose pellet moved farther than this between two steps holds a new pellet (pellets never move)."""
+
+
+class GazeEvidence(Transform):
+    """Writes ``pellet_gaze_share`` [N, P]: per pellet slot, ``looks_i / (prior + sum_j looks_j)``.
+
+    A memoryless policy sees one (held) fixation at a time, so it can only trust a look as far as looks were
+    reliable on average in training. This transform keeps the evidence across looks: each step with a fresh gaze
+    sample (``gaze_valid`` and, with a held gaze, ``gaze_age`` 0) adds one look to the present pellet nearest the
+    gaze point. Looks are forgotten where they stop meaning anything: a pellet's own when it respawns (its
+    slot's position changes), all of them when the round restarts (``round_progress`` 0: the high-value pellet is
+    drawn again) and at a reset. Gaze that keeps returning to one pellet gives it a share near 1; gaze that
+    wanders (uniform) spreads it; no gaze leaves every share 0. ``prior`` keeps a share small until there
+    have been a few looks.
+
+    Put it after :class:`GazeInjection` and before :class:`SortPellets` (which permutes the share with the
+    other per-pellet keys): it keys looks by slot, which only the unsorted layout keeps fixed. :class:`Tokenize`
+    writes the share into the pellet tokens' fourth feature.
+
+    Examples:
+        >>> from torchrl.envs import Compose, TransformedEnv
+        >>> from bikkle_rl.envs import BikkleEnv
+        >>> from bikkle_rl.envs.transforms import GazeInjection
+        >>> from bikkle_rl.gaze import CorrelatedGaze
+        >>> env = TransformedEnv(BikkleEnv(4), Compose(GazeInjection(CorrelatedGaze(std=0.05)), GazeEvidence()))
+        >>> env.reset()["pellet_gaze_share"].shape
+        torch.Size([4, 2])
+    """
+
+    def __init__(self, prior: float = 1.0):
+        if not prior > 0:
+            raise ValueError(f"prior must be > 0, got {prior!r}")
+        super().__init__(in_keys=[], out_keys=["pellet_gaze_share"])
+        self.prior = float(prior)
+        self._looks: torch.Tensor | None = None  # [N, P] looks per slot since its pellet spawned or the round began
+        self._position: torch.Tensor | None = None  # [N, P, 2] each slot's pellet position at the last step
+
+    def _advance(self, td: TensorDictBase, mask: torch.Tensor | None) -> TensorDictBase:
+        """Counts ``td``'s look into the masked arenas' evidence (every arena when None) and writes the share."""
+        agent_pos, present = td.get("agent_pos"), td.get("pellet_mask")
+        position = td.get("pellet_rel") + agent_pos[:, None]
+        looks = self._looks
+        respawned = (position - self._position).norm(dim=-1) > RESPAWN_DISTANCE
+        round_start = td.get("round_progress") == 0  # [N, 1]
+        looks = looks.masked_fill(respawned | round_start | ~present, 0.0)
+        fresh = td.get("gaze_valid")
+        if "gaze_age" in td:
+            fresh = fresh & (td.get("gaze_age") == 0)
+        distance = (position - td.get("gaze")[:, None]).norm(dim=-1).masked_fill(~present, float("inf"))
+        nearest = torch.nn.functional.one_hot(distance.argmin(-1), distance.shape[-1]).to(looks.dtype)
+        looks = looks + nearest * (fresh & present.any(-1, keepdim=True))
+        self._looks = where_rows(mask, looks, self._looks)
+        self._position = where_rows(mask, position, self._position)
+        td.set("pellet_gaze_share", self._looks / (self.prior + self._looks.sum(-1, keepdim=True)))
+        return td
+
+    def _reset(self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase) -> TensorDictBase:
+        mask = tensordict.get("_reset", None) if tensordict is not None else None
+        shape = tensordict_reset.get("pellet_mask").shape
+        if mask is None or self._looks is None or self._looks.shape != shape:
+            device = tensordict_reset.get("agent_pos").device
+            self._looks = torch.zeros(shape, device=device)
+            self._position = torch.zeros(*shape, 2, device=device)
+            mask = None
+        else:
+            mask = mask.reshape(shape[0])
+        self._looks = where_rows(mask, torch.zeros_like(self._looks), self._looks)
+        return self._advance(tensordict_reset, mask)
+
+    def _step(self, tensordict: TensorDictBase, next_tensordict: TensorDictBase) -> TensorDictBase:
+        if self._looks is None:
+            raise RuntimeError("GazeEvidence: reset the env before stepping it")
+        return self._advance(next_tensordict, None)
+
+    def transform_observation_spec(self, observation_spec: Composite) -> Composite:
+        if "gaze" not in observation_spec:
+            raise KeyError("GazeEvidence reads `gaze` and `gaze_valid`: put it after the gaze transform")
+        pellets = observation_spec["pellet_mask"].shape
+        observation_spec["pellet_gaze_share"] = Bounded(0.0, 1.0, pellets, device=observation_spec.device)
+        return observation_spec
+
+    def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
+        raise NotImplementedError("GazeEvidence is stateful and only runs inside an env (TransformedEnv)")
