@@ -13,6 +13,7 @@ evaluation excluded).
     python benchmarks/sac_learning.py --override algo.n_steps=5 --override reward_norm=null
     python benchmarks/sac_learning.py --variants sac-event --seeds 1 --first-seed 2     # seed 2 alone
     python benchmarks/sac_learning.py --variants sac-uniform --override env.episode_mode=episodic
+    python benchmarks/sac_learning.py --variants sac-uniform --override model.q_action_input=head   # earlier critics
 """
 
 from __future__ import annotations

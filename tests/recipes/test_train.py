@@ -13,12 +13,14 @@ from bikkle_rl.envs.transforms import MaxNormAction
 from bikkle_rl.evaluation.cells import reference_factory
 from bikkle_rl.evaluation.rollout import evaluate_policy
 from bikkle_rl.experiment import (
+    built_model_config,
     checkpoint_payload,
     env_stack,
     make_algorithm,
     make_train_env,
     resume_from,
 )
+from bikkle_rl.modules import make_networks
 from bikkle_rl.resume import ResumeConfigError
 from bikkle_rl.training import run_progress, train
 
@@ -206,11 +208,13 @@ def test_the_algorithm_sets_the_env_defaults_and_the_run_overrides(compose_defau
     assert env.batch_size == (8,) and env.action_spec.space.high.eq(1.5).all()
 
 
-def test_the_sac_mlp_experiment_trains_sac_in_continuing_mode(compose_defaults):
+def test_the_sac_mlp_experiment_trains_in_continuing_mode_with_the_action_in_the_critics_encoder(compose_defaults):
     cfg = compose_defaults("experiment=sac_mlp", "logger.log_dir=unused")
     assert (cfg.algo.name, cfg.model.encoder, cfg.algo.replay.kind, cfg.num_envs) == ("sac", "mlp", "uniform", 64)
     env = make_env(env_stack(cfg, num_envs=2))
     assert env.base_env.config.episode_mode == "continuing"
+    _, critics = make_networks(built_model_config(cfg), env, "sac")
+    assert all(critic.module.action_in_encoder for critic in critics)
 
 
 def test_the_ppo_mlp_experiment_sets_its_tuned_values_and_the_command_line_still_wins(compose_defaults):
