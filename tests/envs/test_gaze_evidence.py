@@ -9,7 +9,7 @@ from torchrl.envs.utils import check_env_specs
 from bikkle_rl.envs import BikkleEnv
 from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.envs.transforms import GazeEvidence, GazeInjection, SortPellets, Tokenize
-from bikkle_rl.gaze import CorrelatedGaze, OracleGaze
+from bikkle_rl.gaze import CorrelatedGaze, OracleGaze, UniformGaze
 
 AGENT = [0.5, 0.5]
 PELLETS = [[0.9, 0.5], [0.5, 0.6], [0.2, 0.5]]  # A far right, B just above, C left
@@ -79,10 +79,15 @@ def test_the_share_follows_its_pellet_through_sorting_into_the_tokens():
     torch.testing.assert_close(rollout["tokens"][..., 1:7, 3], share * rollout["pellet_mask"])
 
 
+def high_value_share(source) -> float:
+    """The high-value pellet's mean share of the looks over a rollout of the sorted token stack under ``source``."""
+    rollout = sorted_token_stack(source).rollout(60, break_when_any_done=False)["next"]
+    return rollout["pellet_gaze_share"][rollout[PRIVILEGED, "is_high_value"]].mean().item()
+
+
 def test_correlated_gaze_concentrates_the_evidence_where_uniform_gaze_does_not():
-    rollout = sorted_token_stack(CorrelatedGaze()).rollout(60, break_when_any_done=False)["next"]
-    high_value = rollout[PRIVILEGED, "is_high_value"]
-    assert rollout["pellet_gaze_share"][high_value].mean() > 0.5
+    assert high_value_share(CorrelatedGaze()) > 0.5
+    assert high_value_share(UniformGaze()) < 0.2
 
 
 def test_gaze_evidence_needs_the_gaze_before_it():

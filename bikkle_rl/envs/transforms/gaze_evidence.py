@@ -35,8 +35,8 @@ class GazeEvidence(Transform):
         >>> from bikkle_rl.envs.transforms import GazeInjection
         >>> from bikkle_rl.gaze import CorrelatedGaze
         >>> env = TransformedEnv(BikkleEnv(4), Compose(GazeInjection(CorrelatedGaze(std=0.05)), GazeEvidence()))
-        >>> env.reset()["pellet_gaze_share"].shape
-        torch.Size([4, 2])
+        >>> env.reset()["pellet_gaze_share"].shape  # [arenas, pellet slots]
+        torch.Size([4, 4])
     """
 
     def __init__(self, prior: float = 1.0):
