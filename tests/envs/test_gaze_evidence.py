@@ -90,8 +90,11 @@ def test_correlated_gaze_concentrates_the_evidence_where_uniform_gaze_does_not()
     assert high_value_share(UniformGaze()) < 0.2
 
 
-def test_gaze_evidence_needs_the_gaze_before_it():
+def test_gaze_evidence_needs_the_gaze_before_it_and_the_sorting_after_it():
     with pytest.raises(KeyError, match="after the gaze transform"):
         _ = TransformedEnv(BikkleEnv(num_envs=2, seed=0), GazeEvidence()).observation_spec
     with pytest.raises(ValueError, match="prior"):
         GazeEvidence(prior=0.0)
+    sorted_first = Compose(GazeInjection(CorrelatedGaze(), seed=0), SortPellets(), GazeEvidence())
+    with pytest.raises(ValueError, match="before sort_pellets"):
+        _ = TransformedEnv(BikkleEnv(num_envs=2, seed=0), sorted_first).observation_spec

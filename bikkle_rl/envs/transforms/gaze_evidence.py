@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from tensordict import TensorDictBase
 from torchrl.data import Bounded, Composite
-from torchrl.envs.transforms import Transform
+from torchrl.envs.transforms import Compose, Transform
 
+from bikkle_rl.envs.transforms.sort_pellets import SortPellets
 from bikkle_rl.gaze.source import where_rows
 
 RESPAWN_DISTANCE = 1e-4
@@ -87,6 +88,10 @@ class GazeEvidence(Transform):
     def transform_observation_spec(self, observation_spec: Composite) -> Composite:
         if "gaze" not in observation_spec:
             raise KeyError("GazeEvidence reads `gaze` and `gaze_valid`: put it after the gaze transform")
+        before = self.parent.transform if self.parent is not None else Compose()
+        if any(isinstance(t, SortPellets) for t in (before if isinstance(before, Compose) else [before])):
+            raise ValueError("GazeEvidence keys looks by pellet slot, which SortPellets reorders every step: "
+                             "put it before sort_pellets")
         pellets = observation_spec["pellet_mask"].shape
         observation_spec["pellet_gaze_share"] = Bounded(0.0, 1.0, pellets, device=observation_spec.device)
         return observation_spec
