@@ -16,6 +16,8 @@ STACKS = {
     "transformer": ("model=transformer", "model.transformer_layers=1"),
     "gaze_evidence": ("model=transformer", "model.transformer_layers=1", "gaze=correlated", "+gaze.hold=true",
                       "transforms=gaze_evidence"),
+    "gaze_trust": ("model=transformer", "model.transformer_layers=1", "gaze=correlated", "+gaze.hold=true",
+                   "transforms=gaze_trust", "env.episode_mode=continuing"),
     "sac_warmup": ("algo=sac", "model=mlp", "algo.init_random_frames=256", "algo.frames_per_env=8"),
 }
 
@@ -53,7 +55,7 @@ def test_the_fused_batches_are_the_collectors(compose_train, tmp_path, stack):
     assert_same_batches(expected, batches(cfg, "fused", 4))
 
 
-@pytest.mark.parametrize("stack", ["mlp", "gaze_evidence"])
+@pytest.mark.parametrize("stack", ["mlp", "gaze_evidence", "gaze_trust"])
 def test_compiled_steps_have_no_graph_break_no_recompile_and_the_same_data(compose_train, tmp_path, stack):
     """fullgraph=True fails on any graph break; after the first compiled step a recompile would raise. Dynamo's eager
     backend traces what inductor would compile, without its code generation (seconds, not a minute)."""

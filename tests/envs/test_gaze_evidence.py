@@ -10,6 +10,7 @@ from bikkle_rl.envs import BikkleEnv
 from bikkle_rl.envs.keys import PRIVILEGED
 from bikkle_rl.envs.transforms import GazeEvidence, GazeInjection, SortPellets, Tokenize
 from bikkle_rl.gaze import CorrelatedGaze, OracleGaze, UniformGaze
+from bikkle_rl.policies import make_reference_policy
 
 AGENT = [0.5, 0.5]
 PELLETS = [[0.9, 0.5], [0.5, 0.6], [0.2, 0.5]]  # A far right, B just above, C left
@@ -64,10 +65,55 @@ def test_absent_pellets_get_no_look_and_a_partial_reset_clears_only_its_arenas()
     torch.testing.assert_close(after["pellet_gaze_share"], torch.tensor([[0, 1 / 2, 0], [0, 2 / 3, 0]]))
 
 
-def sorted_token_stack(source) -> TransformedEnv:
-    base = BikkleEnv(num_envs=8, seed=0, num_pink=3, num_blue=3, max_steps=30)
-    return TransformedEnv(base, Compose(GazeInjection(source, hold=True, seed=0), GazeEvidence(), SortPellets(),
-                                        Tokenize()))
+def collected(pellet: int | None, reward: float, high_value: bool = True, **kwargs) -> TensorDict:
+    """The step after the agent took ``pellet`` (it respawned far away; None: it took nothing), earning ``reward``."""
+    pellets = [list(p) for p in PELLETS]
+    if pellet is not None:
+        pellets[pellet] = [0.1, 0.1]
+    obs = observation(pellets=pellets, **kwargs)
+    obs["events", "high_value"] = torch.full((2, 1), int(high_value))
+    obs["reward"] = torch.full((2, 1), reward)
+    return obs
+
+
+def track_record(*observations, reset=None) -> torch.Tensor:
+    transform = GazeEvidence(track_record=True)
+    out = transform._reset(reset, observations[0].clone())
+    for obs in observations[1:]:
+        out = transform._step(None, obs.clone())
+    return out["gaze_track_record"][0]
+
+
+def test_the_track_record_counts_reveals_and_the_hits_among_them():
+    looks_on_b = observation()  # a fresh look on B
+    hit = track_record(looks_on_b, collected(1, reward=4.0, valid=False))
+    assert hit.tolist() == pytest.approx([1 / 2, 1 / 2])  # B led the looks and was the high-value pellet
+    miss = track_record(looks_on_b, collected(0, reward=4.0, valid=False))
+    assert miss.tolist() == pytest.approx([0, 1 / 2])  # A was the high-value pellet, the looks were on B
+    a_look = collected(None, reward=0.0, high_value=False, gaze=(0.85, 0.45))
+    both = track_record(looks_on_b, collected(1, reward=4.0, valid=False), a_look, collected(0, reward=4.0))
+    assert both.tolist() == pytest.approx([2 / 3, 2 / 3])  # then a look on A, and A was the next one
+
+
+def test_no_reveal_where_the_reward_does_not_show_it_and_a_reset_starts_the_record_over():
+    looks_on_b = observation()
+    late = collected(1, reward=1.0, valid=False)  # late in the round the high-value pellet pays as a pink
+    plain_pink = collected(1, reward=1.0, high_value=False, valid=False)
+    assert track_record(looks_on_b, late).tolist() == [0, 0]
+    assert track_record(looks_on_b, plain_pink).tolist() == [0, 0]
+    without_looks = track_record(observation(valid=False), collected(1, reward=4.0, valid=False))
+    assert without_looks.tolist() == pytest.approx([0, 1 / 2])  # a reveal, but no look led to it
+    transform = GazeEvidence(track_record=True)
+    transform._reset(None, looks_on_b.clone())
+    transform._step(None, collected(1, reward=4.0))
+    after = transform._reset(TensorDict({"_reset": torch.tensor([[True], [False]])}, [2]), observation())
+    torch.testing.assert_close(after["gaze_track_record"], torch.tensor([[0.0, 0.0], [1 / 2, 1 / 2]]))
+
+
+def sorted_token_stack(source, track_record: bool = False, **env_options) -> TransformedEnv:
+    base = BikkleEnv(num_envs=8, seed=0, num_pink=3, num_blue=3, **{"max_steps": 30, **env_options})
+    return TransformedEnv(base, Compose(GazeInjection(source, hold=True, seed=0),
+                                        GazeEvidence(track_record=track_record), SortPellets(), Tokenize()))
 
 
 def test_the_share_follows_its_pellet_through_sorting_into_the_tokens():
@@ -98,3 +144,17 @@ def test_gaze_evidence_needs_the_gaze_before_it_and_the_sorting_after_it():
     sorted_first = Compose(GazeInjection(CorrelatedGaze(), seed=0), SortPellets(), GazeEvidence())
     with pytest.raises(ValueError, match="before sort_pellets"):
         _ = TransformedEnv(BikkleEnv(num_envs=2, seed=0), sorted_first).observation_spec
+
+
+def test_the_round_token_carries_a_track_record_that_exact_gaze_earns_and_uniform_gaze_does_not():
+    def final_record(source) -> torch.Tensor:
+        env = sorted_token_stack(source, track_record=True, episode_mode="continuing", max_steps=100)
+        check_env_specs(env, break_when_any_done="both")
+        policy = make_reference_policy("greedy-gaze", env.base_env.config)  # heads for the pink nearest the gaze
+        rollout = env.rollout(99, policy, break_when_any_done=False)["next"]
+        torch.testing.assert_close(rollout["tokens"][..., -1, 1:3], rollout["gaze_track_record"])
+        return rollout["gaze_track_record"][:, -1]
+
+    exact, uniform = final_record(OracleGaze()), final_record(UniformGaze())
+    assert (exact[:, 1] > 0).all() and torch.equal(exact[:, 0], exact[:, 1])  # every reveal a hit
+    assert uniform[:, 0].sum() < uniform[:, 1].sum() / 2

@@ -13,6 +13,10 @@ from bikkle_rl.gaze.source import where_rows
 RESPAWN_DISTANCE = 1e-4
 """A slot whose pellet moved farther than this between two steps holds a new pellet (pellets never move)."""
 
+REVEALING_REWARD = 1.5
+"""A step's reward above which touching the high-value pellet shows in it: the pellet pays more than a plain pink
+(1) until late in a round, when it pays 1 and the agent cannot tell it from one."""
+
 
 class GazeEvidence(Transform):
     """Writes ``pellet_gaze_share`` [N, P]: per pellet slot, ``looks_i / (prior + sum_j looks_j)``.
@@ -30,6 +34,14 @@ class GazeEvidence(Transform):
     other per-pellet keys): it keys looks by slot, which only the unsorted layout keeps fixed. :class:`Tokenize`
     writes the share into the pellet tokens' fourth feature.
 
+    ``track_record=True`` also writes ``gaze_track_record`` [N, 2], how far this episode's gaze has deserved
+    trust, from what the agent's own rewards revealed: each time the agent collects the high-value pellet while
+    its reward says so (above ``REVEALING_REWARD``), a reveal, and a hit where that pellet held the largest share
+    of the looks just before (and any looks at all). It writes ``(hits / (1 + reveals), reveals / (1 + reveals))``:
+    the hit rate shrunk towards 0 while there is little to go on, and how much there is. Correlated gaze drives the
+    first towards 1, uniform gaze keeps it near chance, absent gaze at 0; the gaze source is drawn per episode,
+    so the record starts over at every reset. :class:`Tokenize` writes it into the round token.
+
     Examples:
         >>> from torchrl.envs import Compose, TransformedEnv
         >>> from bikkle_rl.envs import BikkleEnv
@@ -40,13 +52,16 @@ class GazeEvidence(Transform):
         torch.Size([4, 4])
     """
 
-    def __init__(self, prior: float = 1.0):
+    def __init__(self, prior: float = 1.0, track_record: bool = False):
         if not prior > 0:
             raise ValueError(f"prior must be > 0, got {prior!r}")
-        super().__init__(in_keys=[], out_keys=["pellet_gaze_share"])
+        self.track_record = bool(track_record)
+        super().__init__(in_keys=[], out_keys=["pellet_gaze_share"] + ["gaze_track_record"] * self.track_record)
         self.prior = float(prior)
         self._looks: torch.Tensor | None = None  # [N, P] looks per slot since its pellet spawned or the round began
         self._position: torch.Tensor | None = None  # [N, P, 2] each slot's pellet position at the last step
+        self._reveals: torch.Tensor | None = None  # [N, 1] high-value pellets collected this episode, as rewards said
+        self._hits: torch.Tensor | None = None  # [N, 1] those of them that led the looks when collected
 
     def _advance(self, td: TensorDictBase, mask: torch.Tensor | None) -> TensorDictBase:
         """Counts ``td``'s look into the masked arenas' evidence (every arena when None) and writes the share."""
@@ -65,7 +80,19 @@ class GazeEvidence(Transform):
         self._looks = where_rows(mask, looks, self._looks)
         self._position = where_rows(mask, position, self._position)
         td.set("pellet_gaze_share", self._looks / (self.prior + self._looks.sum(-1, keepdim=True)))
+        if self.track_record:
+            td.set("gaze_track_record", torch.cat((self._hits, self._reveals), -1) / (1.0 + self._reveals))
         return td
+
+    def _score_reveals(self, td: TensorDictBase) -> None:
+        """Counts a reveal where ``td``'s step collected the high-value pellet and its reward showed it, a hit where
+        a collected pellet (its slot respawned) led the looks before the step; reads the looks before ``_advance``."""
+        position = td.get("pellet_rel") + td.get("agent_pos")[:, None]
+        collected = (position - self._position).norm(dim=-1) > RESPAWN_DISTANCE
+        leader = (self._looks == self._looks.max(-1, keepdim=True).values) & (self._looks > 0)
+        revealed = (td.get(("events", "high_value")) > 0) & (td.get("reward") > REVEALING_REWARD)
+        self._reveals = self._reveals + revealed
+        self._hits = self._hits + (revealed & (collected & leader).any(-1, keepdim=True))
 
     def _reset(self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase) -> TensorDictBase:
         mask = tensordict.get("_reset", None) if tensordict is not None else None
@@ -74,15 +101,21 @@ class GazeEvidence(Transform):
             device = tensordict_reset.get("agent_pos").device
             self._looks = torch.zeros(shape, device=device)
             self._position = torch.zeros(*shape, 2, device=device)
+            self._reveals = torch.zeros(shape[0], 1, device=device)
+            self._hits = torch.zeros(shape[0], 1, device=device)
             mask = None
         else:
             mask = mask.reshape(shape[0])
         self._looks = where_rows(mask, torch.zeros_like(self._looks), self._looks)
+        self._reveals = where_rows(mask, torch.zeros_like(self._reveals), self._reveals)
+        self._hits = where_rows(mask, torch.zeros_like(self._hits), self._hits)
         return self._advance(tensordict_reset, mask)
 
     def _step(self, tensordict: TensorDictBase, next_tensordict: TensorDictBase) -> TensorDictBase:
         if self._looks is None:
             raise RuntimeError("GazeEvidence: reset the env before stepping it")
+        if self.track_record:
+            self._score_reveals(next_tensordict)
         return self._advance(next_tensordict, None)
 
     def transform_observation_spec(self, observation_spec: Composite) -> Composite:
@@ -94,6 +127,8 @@ class GazeEvidence(Transform):
                              "put it before sort_pellets")
         pellets = observation_spec["pellet_mask"].shape
         observation_spec["pellet_gaze_share"] = Bounded(0.0, 1.0, pellets, device=observation_spec.device)
+        if self.track_record:
+            observation_spec["gaze_track_record"] = Bounded(0.0, 1.0, (*pellets[:-1], 2), device=observation_spec.device)
         return observation_spec
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:

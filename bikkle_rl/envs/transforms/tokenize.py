@@ -24,7 +24,8 @@ class Tokenize(ObservationView):
 
     ``oracle=True`` fills the 4th pellet feature with the privileged high-value flag: only for the oracle
     upper-bound baseline, since it leaks what only the human knows. Otherwise the 4th feature is the pellet's
-    ``pellet_gaze_share`` where :class:`~bikkle_rl.envs.transforms.gaze_evidence.GazeEvidence` writes one, else 0.
+    ``pellet_gaze_share`` where :class:`~bikkle_rl.envs.transforms.gaze_evidence.GazeEvidence` writes one, else 0;
+    the round token carries its ``gaze_track_record`` where it keeps one.
     """
 
     def __init__(self, oracle: bool = False):
@@ -56,7 +57,8 @@ class Tokenize(ObservationView):
         else:
             gaze_present = torch.zeros_like(present)
             gaze = torch.zeros(*batch, TOKEN_FEATURES, device=device)
-        round_token = torch.cat((td.get("round_progress"), zeros, zeros, zeros), -1)
+        record = td.get("gaze_track_record") if "gaze_track_record" in td else torch.cat((zeros, zeros), -1)
+        round_token = torch.cat((td.get("round_progress"), record, zeros), -1)
 
         pellet_type = torch.where(kind == BLUE, int(TokenType.BLUE), int(TokenType.PINK))
         single_type = torch.ones(*batch, 1, dtype=torch.long, device=device)
