@@ -10,8 +10,9 @@ Features per type (unused features are zero):
   ``Tokenize(oracle=True)`` builds the oracle baseline's view, else the pellet's share of this round's gaze looks
   where ``GazeEvidence`` is in the stack, else 0.
 - GAZE: (dx, dy, distance, age), gaze minus agent; age = steps since the gaze sample (0 when fresh).
-- ROUND: (round_progress, hit rate, reveals, 0); the middle two are ``GazeEvidence``'s ``gaze_track_record`` (how
-  far this episode's gaze has led to the high-value pellets the agent collected) where it keeps one, else 0.
+- ROUND: (round_progress, hits / (1 + reveals), reveals / (1 + reveals), 0); the middle two are ``GazeEvidence``'s
+  ``gaze_track_record`` (how far this episode's gaze has led to the high-value pellets the agent collected) where it
+  keeps one, else 0.
 """
 
 from enum import IntEnum
