@@ -79,6 +79,7 @@ def test_a_config_saved_before_a_field_existed_compares_equal_with_its_default_f
     [],
     ["experiment=ppo_mlp"],
     ["experiment=sac_mlp"],
+    ["experiment=gaze_trust", "model=transformer"],  # TINY picks the MLP
     ["algo=sac", "model=cnn", "env=gaze_value", "evaluation.protocol=gaze-value"],
     ["transforms=custom", "evaluation.references=[random,greedy,greedy-gaze]"],
     ["gaze=none", "+gaze.hold=true", "evaluation.protocol=train", "evaluation.scenarios=[realistic]"],
