@@ -141,6 +141,8 @@ def test_gaze_evidence_needs_the_gaze_before_it_and_the_sorting_after_it():
         _ = TransformedEnv(BikkleEnv(num_envs=2, seed=0), GazeEvidence()).observation_spec
     with pytest.raises(ValueError, match="prior"):
         GazeEvidence(prior=0.0)
+    with pytest.raises(TypeError, match="track_record must be true or false, got 'yes'"):
+        GazeEvidence(track_record="yes")
     sorted_first = Compose(GazeInjection(CorrelatedGaze(), seed=0), SortPellets(), GazeEvidence())
     with pytest.raises(ValueError, match="before sort_pellets"):
         _ = TransformedEnv(BikkleEnv(num_envs=2, seed=0), sorted_first).observation_spec

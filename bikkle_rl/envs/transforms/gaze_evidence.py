@@ -55,7 +55,9 @@ class GazeEvidence(Transform):
     def __init__(self, prior: float = 1.0, track_record: bool = False):
         if not prior > 0:
             raise ValueError(f"prior must be > 0, got {prior!r}")
-        self.track_record = bool(track_record)
+        if not isinstance(track_record, bool):
+            raise TypeError(f"track_record must be true or false, got {track_record!r}")
+        self.track_record = track_record
         super().__init__(in_keys=[], out_keys=["pellet_gaze_share"] + ["gaze_track_record"] * self.track_record)
         self.prior = float(prior)
         self._looks: torch.Tensor | None = None  # [N, P] looks per slot since its pellet spawned or the round began
@@ -63,12 +65,15 @@ class GazeEvidence(Transform):
         self._reveals: torch.Tensor | None = None  # [N, 1] high-value pellets collected this episode, as rewards said
         self._hits: torch.Tensor | None = None  # [N, 1] those of them that led the looks when collected
 
-    def _advance(self, td: TensorDictBase, mask: torch.Tensor | None) -> TensorDictBase:
-        """Counts ``td``'s look into the masked arenas' evidence (every arena when None) and writes the share."""
+    def _advance(self, td: TensorDictBase, mask: torch.Tensor | None, stepped: bool = False) -> TensorDictBase:
+        """Counts ``td``'s look into the masked arenas' evidence (every arena when None) and writes the share; after
+        a step (``stepped``) with ``track_record``, first scores what the step revealed."""
         agent_pos, present = td.get("agent_pos"), td.get("pellet_mask")
         position = td.get("pellet_rel") + agent_pos[:, None]
         looks = self._looks
         respawned = (position - self._position).norm(dim=-1) > RESPAWN_DISTANCE
+        if stepped and self.track_record:
+            self._score_reveals(td, collected=respawned)
         round_start = td.get("round_progress") == 0  # [N, 1]
         looks = looks.masked_fill(respawned | round_start | ~present, 0.0)
         fresh = td.get("gaze_valid")
@@ -84,11 +89,9 @@ class GazeEvidence(Transform):
             td.set("gaze_track_record", torch.cat((self._hits, self._reveals), -1) / (1.0 + self._reveals))
         return td
 
-    def _score_reveals(self, td: TensorDictBase) -> None:
+    def _score_reveals(self, td: TensorDictBase, collected: torch.Tensor) -> None:
         """Counts a reveal where ``td``'s step collected the high-value pellet and its reward showed it, a hit where
-        a collected pellet (its slot respawned) led the looks before the step; reads the looks before ``_advance``."""
-        position = td.get("pellet_rel") + td.get("agent_pos")[:, None]
-        collected = (position - self._position).norm(dim=-1) > RESPAWN_DISTANCE
+        a ``collected`` pellet (its slot respawned) led the looks before the step (so before they are updated)."""
         leader = (self._looks == self._looks.max(-1, keepdim=True).values) & (self._looks > 0)
         revealed = (td.get(("events", "high_value")) > 0) & (td.get("reward") > REVEALING_REWARD)
         self._reveals = self._reveals + revealed
@@ -107,16 +110,15 @@ class GazeEvidence(Transform):
         else:
             mask = mask.reshape(shape[0])
         self._looks = where_rows(mask, torch.zeros_like(self._looks), self._looks)
-        self._reveals = where_rows(mask, torch.zeros_like(self._reveals), self._reveals)
-        self._hits = where_rows(mask, torch.zeros_like(self._hits), self._hits)
+        if self.track_record:
+            self._reveals = where_rows(mask, torch.zeros_like(self._reveals), self._reveals)
+            self._hits = where_rows(mask, torch.zeros_like(self._hits), self._hits)
         return self._advance(tensordict_reset, mask)
 
     def _step(self, tensordict: TensorDictBase, next_tensordict: TensorDictBase) -> TensorDictBase:
         if self._looks is None:
             raise RuntimeError("GazeEvidence: reset the env before stepping it")
-        if self.track_record:
-            self._score_reveals(next_tensordict)
-        return self._advance(next_tensordict, None)
+        return self._advance(next_tensordict, None, stepped=True)
 
     def transform_observation_spec(self, observation_spec: Composite) -> Composite:
         if "gaze" not in observation_spec:
