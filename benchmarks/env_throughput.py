@@ -52,7 +52,7 @@ def bare_stepper(cfg: BikkleConfig, num_envs: int, device: torch.device):
     def step():
         nonlocal state
         action = torch.rand(num_envs, action_dim, device=device) * 2 - 1
-        state, reward, events = dynamics.step_arena(cfg, state, action, generator)
+        state, _, events = dynamics.step_arena(cfg, state, action, generator)
         done = dynamics.is_terminated(cfg, events) | dynamics.is_truncated(cfg, state)
         dynamics.observe(cfg, state)
         state = dynamics.reset_arenas(cfg, state, done, generator)

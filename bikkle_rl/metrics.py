@@ -21,7 +21,7 @@ def batch_metrics(batch: TensorDictBase, max_speed: float, still_fraction_of_spe
     """
     next_td = batch["next"]
     done = next_td["done"].squeeze(-1)
-    raw_reward = next_td["raw_reward"] if "raw_reward" in next_td.keys() else next_td["reward"]
+    raw_reward = next_td["raw_reward"] if "raw_reward" in next_td else next_td["reward"]
     moved = (next_td["agent_pos"] - batch["agent_pos"]).norm(dim=-1)
     action = batch["action"]
     metrics = {
@@ -33,6 +33,6 @@ def batch_metrics(batch: TensorDictBase, max_speed: float, still_fraction_of_spe
     }
     if done.any():
         for key, name in EPISODE_KEYS.items():
-            if key in next_td.keys():
+            if key in next_td:
                 metrics[name] = next_td[key][done].float().mean().item()
     return metrics

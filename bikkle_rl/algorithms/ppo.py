@@ -116,7 +116,7 @@ class PPO:
     def _minibatch_step(self, minibatch: TensorDictBase) -> TensorDictBase:
         losses = self.loss(minibatch)
         total = losses["loss_objective"] + losses["loss_critic"]
-        if "loss_entropy" in losses.keys():
+        if "loss_entropy" in losses:
             total = total + losses["loss_entropy"]
         grad_norm = clip_and_step(self.optimizer, total, self.parameters, self.cfg.optim.max_grad_norm)
         return losses.select("loss_objective", "loss_critic", "entropy", "kl_approx", "clip_fraction",

@@ -96,6 +96,7 @@ def test_a_recording_is_an_evaluation_scenario(tmp_path, write_session):
     rollout = make_env(stack, seed=0).rollout(3)
     want_gaze, want_valid = recorded(recording, 0)
     assert rollout["gaze_valid"][:, :, 0].tolist() == [want_valid[:3].tolist()] * 2
+    torch.testing.assert_close(rollout["gaze"], (want_gaze[:3] * want_valid[:3, None]).expand(2, -1, -1))
 
 
 def arena_observation(pellets, kinds, high_value: int, mask=None) -> TensorDict:

@@ -45,7 +45,7 @@ def test_short_ppo_run_beats_random(compose_train, tmp_path):
     assert run.frames >= 120000
     assert agent > random + 2.0, (agent, random)
     assert (tmp_path / "final.pt").is_file()
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir())[-1].endswith(f"{run.frames:012d}.pt")
+    assert max(p.name for p in (tmp_path / "checkpoints").iterdir()).endswith(f"{run.frames:012d}.pt")
 
 
 def one_batch(env, actor, steps=16):
@@ -77,7 +77,7 @@ def test_resume_restores_everything_the_next_update_needs(compose_train, tmp_pat
 
 def test_resume_continues_the_step_counter_and_the_learning_curve(compose_train, tmp_path):
     first = train(compose_train(tmp_path, "total_frames=1024", "evaluation.every_frames=512"), tmp_path)
-    latest = sorted((tmp_path / "checkpoints").iterdir())[-1]
+    latest = max((tmp_path / "checkpoints").iterdir())
     second_dir = tmp_path / "second"
     cfg = compose_train(second_dir, "total_frames=2048", "evaluation.every_frames=512", f"resume={latest}")
     second = train(cfg, second_dir)
@@ -194,7 +194,7 @@ def test_console_scripts_find_their_config_from_any_directory(script, tmp_path):
     """The installed entry points load ``bikkle_rl/conf`` as a package, not relative to the working directory."""
     if shutil.which(script) is None:
         pytest.skip(f"{script} is not installed (pip install -e .)")
-    done = subprocess.run([script, "--cfg", "job"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([script, "--cfg", "job"], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "seed:" in done.stdout
 
