@@ -1,9 +1,10 @@
-"""End-to-end PPO training throughput (collection + update), with the pipeline's overhead made visible.
+"""End-to-end PPO (and SAC) training throughput (collection + update), with the pipeline's overhead made visible.
 
-For each encoder it times, with the recipe's default config (``bikkle_rl/conf/train.yaml``):
+For each algorithm (``--algos``, default PPO) and encoder it times, with the recipe's default config
+(``bikkle_rl/conf/train.yaml``; SAC: ``algo=sac`` without its random warm-up, so every timed batch trains):
 - the TorchRL pipeline: Collector over the transformed batched env, then the PPO update (default epochs);
 - in the same run, the env's bare stepping rate (pure dynamics functions, no TorchRL) at the same batch, and
-  a plain-tensor PPO update of the same networks on the same batch shape (no TensorDict, no torchrl loss),
+  (PPO) a plain-tensor PPO update of the same networks on the same batch shape (no TensorDict, no torchrl loss),
 so the ratios show what TorchRL costs. Each ``--modes`` entry is one row per encoder, measured in the same run:
 ``eager`` and ``compile`` (``torch.compile`` of the policy and the update step), and on CUDA ``cudagraphs``
 (captured, compiled or not) and ``compile+cudagraphs``; ``fused``, ``compile+fused`` (and on CUDA
@@ -15,6 +16,7 @@ skipped. ``--num-envs`` sweeps arena counts (a row each) and ``--plot`` draws en
     python benchmarks/ppo_throughput.py --encoders transformer --iterations 5 --device cuda \
         --modes eager compile cudagraphs compile+cudagraphs --overrides num_envs=4096 algo.minibatches=16
     python benchmarks/ppo_throughput.py --overrides num_envs=1024 algo.frames_per_env=16
+    python benchmarks/ppo_throughput.py --algos sac --encoders mlp                # SAC: eager against compiled
     python benchmarks/ppo_throughput.py --device cuda --modes compile compile+fused compile+fused+cudagraphs \
         --num-envs 1024 4096 16384 65536 --overrides algo.minibatches=16 --plot ppo_scaling.png   # GPU scaling
 """
@@ -22,7 +24,10 @@ skipped. ``--num-envs`` sweeps arena counts (a row each) and ``--plot`` draws en
 from __future__ import annotations
 
 import argparse
+import itertools
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import torch
 from omegaconf import open_dict
@@ -41,6 +46,16 @@ MODES = {
     "compile+fused": ["compile=true", "cudagraphs=false", "collector=fused"],
     "compile+fused+cudagraphs": ["compile=true", "cudagraphs=true", "collector=fused"],
 }
+
+
+ALGOS = {
+    "ppo": ["algo=ppo"],
+    "sac": ["algo=sac", "algo.init_random_frames=0"],
+}
+"""Each algorithm's overrides: SAC's random warm-up (no gradient steps) would leave nothing to time."""
+
+TIMED_FRAMES = 4096
+"""The fewest frames an iteration times: a SAC batch (64 arenas x 4 steps) is timed over 16 batches."""
 
 
 def train_config(encoder: str, overrides: list[str]):
@@ -63,9 +78,15 @@ def build_pipeline(cfg, device: torch.device) -> tuple[object, object]:
 
 
 def pipeline_rates(algo, collector, device: torch.device, iterations: int) -> tuple[dict[str, float], object]:
-    """Collect / update / end-to-end steps/s of the recipe's pipeline, and the last batch."""
+    """Collect / update / end-to-end steps/s of the recipe's pipeline, and the last batch.
+
+    An iteration is one batch, or as many as make :data:`TIMED_FRAMES` (SAC's small batches).
+    """
     batches = iter(collector)
-    for _ in range(2):  # warm-up and compilation (the fused collector compiles at its second batch)
+    first = next(batches)
+    iterations *= -(-TIMED_FRAMES // first.numel())
+    algo.update(first)
+    for _ in range(max(1, iterations // 4)):  # warm-up and compilation (the fused collector compiles at its 2nd batch)
         algo.update(next(batches))
     collect_s = update_s = 0.0
     frames = 0
@@ -129,8 +150,29 @@ def plain_update_rate(algo, batch, epochs: int, minibatches: int, device: torch.
     return flat.numel() / (time.perf_counter() - start)
 
 
+def measure_row(algo_name: str, encoder: str, overrides: list[str], device_name: str, iterations: int
+                ) -> tuple[int, dict[str, float], float, float] | str:
+    """One row: arenas, the pipeline's rates, the bare env's and (PPO) the plain update's; or why the recipe
+    refuses the setup. Each row runs in a fresh process: in one process, a row timed after others ran up to a
+    third slower (compiled code and thread pools of earlier rows stay behind)."""
+    device = resolve_device(device_name)
+    cfg = train_config(encoder, overrides)
+    if device.type == "cpu":
+        torch.set_num_threads(cfg.cpu_threads)
+    try:
+        algo, collector = build_pipeline(cfg, device)
+    except ValueError as refused:
+        return str(refused)
+    rates, batch = pipeline_rates(algo, collector, device, iterations)
+    bare = bare_env_rate(BikkleConfig(**cfg.env), cfg.num_envs, 50, device)
+    plain = (plain_update_rate(algo, batch, cfg.algo.epochs, cfg.algo.minibatches, device)
+             if algo_name == "ppo" else float("nan"))
+    return cfg.num_envs, rates, bare, plain
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algos", nargs="+", default=["ppo"], choices=list(ALGOS))
     parser.add_argument("--encoders", nargs="+", default=["mlp", "transformer"])
     parser.add_argument("--iterations", type=int, default=4, help="timed collect+update iterations")
     parser.add_argument("--device", default="cpu")
@@ -142,29 +184,26 @@ def main() -> None:
     args = parser.parse_args()
     device = resolve_device(args.device)
     print(f"device={device}; steps/s (environment steps), {args.iterations} timed iterations after a warm-up")
-    header = f"{'encoder':<12}{'mode':<19}{'arenas':>8}{'collect':>10}{'update':>10}{'end-to-end':>12}" \
+    header = f"{'algo':<6}{'encoder':<12}{'mode':<19}{'arenas':>8}{'collect':>10}{'update':>10}{'end-to-end':>12}" \
              f"{'bare env':>11}{'plain upd':>11}{'collect/bare':>14}{'update/plain':>14}"
     print(header)
     curves: dict[str, list[tuple[int, float]]] = {}
-    for encoder in args.encoders:
-        for mode in args.modes:
-            for num_envs in args.num_envs or [None]:
-                arenas = [f"num_envs={num_envs}"] if num_envs else []
-                cfg = train_config(encoder, [f"device={args.device}", *MODES[mode], *args.overrides, *arenas])
-                if device.type == "cpu":
-                    torch.set_num_threads(cfg.cpu_threads)
-                try:
-                    algo, collector = build_pipeline(cfg, device)
-                except ValueError as refused:  # a setup the recipe refuses at start-up: say why, time the others
-                    print(f"{encoder:<12}{mode:<19}skipped: {refused}")
-                    continue
-                rates, batch = pipeline_rates(algo, collector, device, args.iterations)
-                bare = bare_env_rate(BikkleConfig(**cfg.env), cfg.num_envs, 50, device)
-                plain = plain_update_rate(algo, batch, cfg.algo.epochs, cfg.algo.minibatches, device)
-                print(f"{encoder:<12}{mode:<19}{cfg.num_envs:>8}{rates['collect']:>10,.0f}{rates['update']:>10,.0f}"
-                      f"{rates['end_to_end']:>12,.0f}{bare:>11,.0f}{plain:>11,.0f}"
-                      f"{rates['collect'] / bare:>14.2f}{rates['update'] / plain:>14.2f}")
-                curves.setdefault(f"{encoder}, {mode}", []).append((cfg.num_envs, rates["end_to_end"]))
+    for algo_name, encoder, mode in itertools.product(args.algos, args.encoders, args.modes):
+        for num_envs in args.num_envs or [None]:
+            arenas = [f"num_envs={num_envs}"] if num_envs else []
+            overrides = [f"device={args.device}", *ALGOS[algo_name], *MODES[mode], *args.overrides, *arenas]
+            row = f"{algo_name:<6}{encoder:<12}{mode:<19}"
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as fresh_process:
+                measured = fresh_process.submit(measure_row, algo_name, encoder, overrides, args.device,
+                                                args.iterations).result()
+            if isinstance(measured, str):  # a setup the recipe refuses at start-up: say why, time the others
+                print(f"{row}skipped: {measured}")
+                continue
+            num_envs, rates, bare, plain = measured
+            print(f"{row}{num_envs:>8}{rates['collect']:>10,.0f}{rates['update']:>10,.0f}"
+                  f"{rates['end_to_end']:>12,.0f}{bare:>11,.0f}{plain:>11,.0f}"
+                  f"{rates['collect'] / bare:>14.2f}{rates['update'] / plain:>14.2f}")
+            curves.setdefault(f"{algo_name}, {encoder}, {mode}", []).append((num_envs, rates["end_to_end"]))
     if args.plot:
         plot_scaling(curves, device, args.plot)
 
@@ -179,8 +218,8 @@ def plot_scaling(curves: dict[str, list[tuple[int, float]]], device: torch.devic
     fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
     for label, points in curves.items():
         ax.plot(*zip(*points), marker="o", label=label)
-    ax.set(xscale="log", yscale="log", xlabel="arenas", ylabel="PPO end-to-end env steps/s",
-           title=f"PPO throughput on {device}")
+    ax.set(xscale="log", yscale="log", xlabel="arenas", ylabel="end-to-end env steps/s",
+           title=f"training throughput on {device}")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.savefig(path, dpi=120)
