@@ -194,7 +194,8 @@ def test_console_scripts_find_their_config_from_any_directory(script, tmp_path):
     """The installed entry points load ``bikkle_rl/conf`` as a package, not relative to the working directory."""
     if shutil.which(script) is None:
         pytest.skip(f"{script} is not installed (pip install -e .)")
-    done = subprocess.run([script, "--cfg", "job"], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([script, "--cfg", "job"], check=False, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     assert "seed:" in done.stdout
 

@@ -130,7 +130,8 @@ class GazeEvidence(Transform):
         pellets = observation_spec["pellet_mask"].shape
         observation_spec["pellet_gaze_share"] = Bounded(0.0, 1.0, pellets, device=observation_spec.device)
         if self.track_record:
-            observation_spec["gaze_track_record"] = Bounded(0.0, 1.0, (*pellets[:-1], 2), device=observation_spec.device)
+            observation_spec["gaze_track_record"] = Bounded(0.0, 1.0, (*pellets[:-1], 2),
+                                                            device=observation_spec.device)
         return observation_spec
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
