@@ -18,6 +18,7 @@ from torchrl.collectors import Collector
 from torchrl.envs import TransformedEnv
 
 from bikkle_rl.algorithms import Algorithm
+from bikkle_rl.algorithms.greedy_guide import GreedyGuide
 from bikkle_rl.algorithms.optim import quiet_compile
 from bikkle_rl.algorithms.ppo import PPO, PPOConfig
 from bikkle_rl.algorithms.sac import SAC, SACConfig
@@ -113,7 +114,9 @@ def make_algorithm(cfg: Any, env: TransformedEnv, device: torch.device) -> Algor
         freeze_non_gaze(actor, *critics)
     if name == "ppo":
         (critic,) = critics
-        return PPO(PPOConfig(**algo_cfg), actor, critic, compile=compiled, cudagraphs=cudagraphs)
+        ppo_cfg = PPOConfig(**algo_cfg)
+        guide = GreedyGuide(env.base_env.config) if ppo_cfg.guide_coeff > 0 else None
+        return PPO(ppo_cfg, actor, critic, compile=compiled, cudagraphs=cudagraphs, guide=guide)
     return SAC(SACConfig(**algo_cfg), actor, critics, compile=compiled, cudagraphs=cudagraphs)
 
 

@@ -12,6 +12,13 @@ from torchrl.modules import ProbabilisticActor, ValueOperator
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
+from bikkle_rl.algorithms.greedy_guide import (
+    GUIDE_ACTION_KEY,
+    GUIDE_WEIGHT_KEY,
+    GreedyGuide,
+    guide_weight,
+    heading_loss,
+)
 from bikkle_rl.algorithms.optim import OptimConfig, accelerate, clip_and_step, make_optimizer, schedule_learning_rate
 from bikkle_rl.modules.gaze_adapter import load_weights_keeping_new_adapters
 
@@ -22,6 +29,9 @@ class PPOConfig:
 
     Advantages are computed once per collected batch (GAE over ``[num_envs, frames_per_env]``): truncated
     episodes bootstrap from the critic's value of the last observation, terminated ones do not.
+    ``guide_coeff`` > 0 adds greedy guidance (:mod:`~bikkle_rl.algorithms.greedy_guide`): ``guide_coeff`` times
+    the mean ``1 - cos`` between the policy's mean action and the greedy reference's, falling linearly to 0 by
+    ``guide_until`` (a fraction of the run), so that every run starts from the arena's no-gaze skill.
     ``num_envs`` and ``action_bound`` are the algorithm's defaults for the env (arena count, the policy's action
     box; see :class:`~bikkle_rl.envs.transforms.MaxNormAction`): the recipe builds the env with them unless the
     run sets its own.
@@ -41,6 +51,8 @@ class PPOConfig:
     critic_coeff: float = 0.5
     normalize_advantage: bool = True
     target_kl: float | None = None
+    guide_coeff: float = 0.0
+    guide_until: float = 0.1
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self) -> None:
@@ -58,6 +70,9 @@ class PPOConfig:
             raise ValueError(f"algo.target_kl must be > 0 or null, got {self.target_kl!r}")
         if self.entropy_coeff < 0 or self.critic_coeff < 0:
             raise ValueError("algo.entropy_coeff and algo.critic_coeff must be >= 0")
+        if self.guide_coeff < 0 or not 0 < self.guide_until <= 1:
+            raise ValueError(f"algo.guide_coeff must be >= 0 and algo.guide_until in (0, 1], got "
+                             f"{self.guide_coeff!r} and {self.guide_until!r}")
 
 
 def explained_variance(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -74,8 +89,11 @@ class PPO:
     """
 
     def __init__(self, cfg: PPOConfig, actor: ProbabilisticActor, critic: ValueOperator, compile: bool = False,
-                 cudagraphs: bool = False):
+                 cudagraphs: bool = False, guide: GreedyGuide | None = None):
+        if cfg.guide_coeff > 0 and guide is None:
+            raise ValueError("algo.guide_coeff > 0 needs the GreedyGuide of the run's arena")
         self.cfg = cfg
+        self.guide = guide if cfg.guide_coeff > 0 else None
         self.actor, self.critic = actor, critic
         self.loss = ClipPPOLoss(
             actor_network=actor,
@@ -105,6 +123,7 @@ class PPO:
         self.optimizer = make_optimizer(cfg.optim, self.parameters, capturable=cudagraphs)
         self.updates_done = 0
         self._step = accelerate(self._minibatch_step, compile, cudagraphs)
+        self._guided_step = accelerate(self._guided_minibatch_step, compile, cudagraphs) if self.guide else None
 
     def _estimate_advantage(self, batch: TensorDictBase) -> TensorDictBase:
         """Writes the critic's values of the observations and the next observations into ``batch``, then GAE's
@@ -113,14 +132,27 @@ class PPO:
         self.critic(batch.get("next"))
         return self.gae(batch)
 
-    def _minibatch_step(self, minibatch: TensorDictBase) -> TensorDictBase:
+    def _losses(self, minibatch: TensorDictBase) -> tuple[TensorDictBase, torch.Tensor]:
         losses = self.loss(minibatch)
         total = losses["loss_objective"] + losses["loss_critic"]
         if "loss_entropy" in losses:
             total = total + losses["loss_entropy"]
+        return losses, total
+
+    def _finish_step(self, losses: TensorDictBase, total: torch.Tensor) -> TensorDictBase:
         grad_norm = clip_and_step(self.optimizer, total, self.parameters, self.cfg.optim.max_grad_norm)
-        return losses.select("loss_objective", "loss_critic", "entropy", "kl_approx", "clip_fraction",
+        return losses.select("loss_objective", "loss_critic", "entropy", "kl_approx", "clip_fraction", "loss_guide",
                              strict=False).set("grad_norm", grad_norm).detach()
+
+    def _minibatch_step(self, minibatch: TensorDictBase) -> TensorDictBase:
+        return self._finish_step(*self._losses(minibatch))
+
+    def _guided_minibatch_step(self, minibatch: TensorDictBase) -> TensorDictBase:
+        """The minibatch step with the greedy guidance's loss added (the weight is in the minibatch)."""
+        losses, total = self._losses(minibatch)
+        mean_action = self.actor.get_dist(minibatch.copy()).deterministic_sample
+        guide = heading_loss(mean_action, minibatch[GUIDE_ACTION_KEY], minibatch[GUIDE_WEIGHT_KEY])
+        return self._finish_step(losses.set("loss_guide", guide.detach()), total + guide)
 
     def update(self, batch: TensorDictBase, progress: float = 0.0) -> dict[str, float]:
         """Trains on one batch ``[num_envs, frames_per_env]``; returns mean metrics over all minibatch steps.
@@ -134,13 +166,18 @@ class PPO:
         schedule_learning_rate(self.optimizer, self.cfg.optim, progress)
         with torch.no_grad():
             batch = self.advantage(batch)
-        flat = batch.select(*self.minibatch_keys, strict=False).reshape(-1)
+        weight = guide_weight(self.cfg.guide_coeff, self.cfg.guide_until, progress) if self.guide else 0.0
+        keys, step = self.minibatch_keys, self._step
+        if weight > 0:
+            batch = self.guide.label(batch, weight)
+            keys, step = [*keys, GUIDE_ACTION_KEY, GUIDE_WEIGHT_KEY], self._guided_step
+        flat = batch.select(*keys, strict=False).reshape(-1)
         size = flat.numel() // self.cfg.minibatches
         records = []
         for _ in range(self.cfg.epochs):
             order = torch.randperm(flat.numel(), device=flat.device)
             for index in order[: size * self.cfg.minibatches].split(size):
-                records.append(self._step(flat[index].clone()))
+                records.append(step(flat[index].clone()))
             if self.cfg.target_kl is not None and records[-1]["kl_approx"] > 1.5 * self.cfg.target_kl:
                 break
         self.updates_done += 1
@@ -148,6 +185,8 @@ class PPO:
         metrics["explained_variance"] = explained_variance(batch["state_value"], batch["value_target"]).item()
         metrics["learning_rate"] = float(self.optimizer.param_groups[0]["lr"])
         metrics["epochs_run"] = len(records) / self.cfg.minibatches
+        if self.guide:
+            metrics["guide_weight"] = weight
         return metrics
 
     buffer = None

@@ -8,6 +8,7 @@ from tensordict import TensorDictBase
 from torchrl.envs import TransformedEnv
 from torchrl.modules import ProbabilisticActor
 
+from bikkle_rl.algorithms.greedy_guide import GreedyGuide
 from bikkle_rl.algorithms.ppo import PPO, PPOConfig
 from bikkle_rl.algorithms.sac import SAC, SACConfig
 from bikkle_rl.envs.stack import make_env
@@ -27,12 +28,12 @@ def rollout(env: TransformedEnv, actor: ProbabilisticActor, steps: int = 8) -> T
         return env.rollout(steps, actor, break_when_any_done=False, auto_reset=True)
 
 
-def small_ppo(env: TransformedEnv, **fields) -> PPO:
+def small_ppo(env: TransformedEnv, guide: GreedyGuide | None = None, **fields) -> PPO:
     """PPO with a clipped-Gaussian MLP policy (analytic entropy: its losses are deterministic) and ``fields``."""
     torch.manual_seed(0)
     model = ModelConfig(encoder="mlp", hidden=16, distribution="normal", scale="global")
     actor, (critic,) = make_networks(model, env, "ppo")
-    return PPO(PPOConfig(**{"frames_per_env": 8, **fields}), actor, critic)
+    return PPO(PPOConfig(**{"frames_per_env": 8, **fields}), actor, critic, guide=guide)
 
 
 def small_sac(env: TransformedEnv, seed: int = 0, **fields) -> SAC:

@@ -1,0 +1,87 @@
+"""Greedy guidance: its schedule, the greedy labels a batch gets, the heading loss, and PPO learning greedy's
+headings from it."""
+
+import pytest
+import torch
+from small_arenas import ONE_PINK, rollout, small_env, small_ppo
+from tensordict import TensorDict
+
+from bikkle_rl.algorithms.greedy_guide import GreedyGuide, guide_weight, heading_loss
+from bikkle_rl.algorithms.ppo import PPO, PPOConfig
+from bikkle_rl.envs import BikkleConfig
+from bikkle_rl.experiment import make_algorithm, make_train_env
+from bikkle_rl.policies import GreedyActor
+
+
+@pytest.mark.parametrize("progress, expected", [(0.0, 2.0), (0.05, 1.0), (0.1, 0.0), (0.7, 0.0)])
+def test_weight_falls_linearly_from_the_coefficient_to_zero_at_until(progress, expected):
+    assert guide_weight(2.0, 0.1, progress) == pytest.approx(expected)
+    assert guide_weight(0.0, 0.1, progress) == 0.0
+
+
+def test_heading_loss_compares_directions_not_speeds():
+    greedy = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    mean = torch.tensor([[0.3, 0.0], [0.0, -0.5], [1.0, 0.0]])  # same way, opposite, 45 degrees off
+    weight = torch.tensor([1.0, 0.5, 2.0])
+    expected = (1.0 * 0.0 + 0.5 * 2.0 + 2.0 * (1 - 2 ** -0.5)) / 3
+    assert heading_loss(mean, greedy, weight).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_label_writes_greedys_actions_and_zero_weight_where_no_pink_is_present():
+    rel = torch.tensor([[[0.3, 0.1], [0.5, 0.5]], [[0.3, 0.1], [0.5, 0.5]]])
+    kind = torch.tensor([[0, 1], [0, 1]])
+    mask = torch.tensor([[True, True], [False, True]])  # the second arena's pink is absent
+    batch = TensorDict({"pellet_rel": rel, "pellet_kind": kind, "pellet_mask": mask}, [2]).unsqueeze(0)  # [1, 2]
+    GreedyGuide(BikkleConfig(num_pink=1, num_blue=1)).label(batch, weight=0.4)
+    torch.testing.assert_close(batch["guide_action"][0], GreedyActor()(rel, kind, mask))
+    torch.testing.assert_close(batch["guide_weight"], torch.tensor([[0.4, 0.0]]))
+
+
+def test_heading_actions_cannot_be_guided():
+    with pytest.raises(ValueError, match="action_mode='velocity'"):
+        GreedyGuide(BikkleConfig(action_mode="heading"))
+
+
+@pytest.mark.parametrize("fields, match", [({"guide_coeff": -1.0}, "guide_coeff"), ({"guide_until": 0.0}, "guide_until")])
+def test_bad_guide_settings_are_named(fields, match):
+    with pytest.raises(ValueError, match=match):
+        PPOConfig(**fields)
+
+
+def test_guide_coefficient_without_a_guide_is_refused():
+    env = small_env()
+    with pytest.raises(ValueError, match="GreedyGuide"):
+        small_ppo(env, guide_coeff=1.0)
+
+
+def mean_cosine_with_greedy(ppo: PPO, batch: TensorDict) -> float:
+    batch = batch.reshape(-1)
+    with torch.no_grad():
+        mean = ppo.actor.get_dist(batch.clone()).deterministic_sample
+    greedy = GreedyActor()(batch["pellet_rel"], batch["pellet_kind"], batch["pellet_mask"])
+    return torch.nn.functional.cosine_similarity(mean, greedy, dim=-1).mean().item()
+
+
+def test_guided_updates_turn_the_mean_action_toward_greedy_then_the_guidance_ends():
+    env = small_env(16)
+    guided = small_ppo(env, GreedyGuide(BikkleConfig(**ONE_PINK)), guide_coeff=1.0, guide_until=0.5)
+    batch = rollout(env, guided.actor)
+    before = mean_cosine_with_greedy(guided, batch)
+    losses = [guided.update(rollout(env, guided.actor), progress=0.0)["loss_guide"] for _ in range(6)]
+    after = mean_cosine_with_greedy(guided, batch)
+    assert after > before + 0.3 and after > 0.8, (before, after)
+    assert losses[-1] < losses[0] / 2
+    late = guided.update(rollout(env, guided.actor), progress=0.5)
+    assert late["guide_weight"] == 0.0 and "loss_guide" not in late
+
+
+def test_the_recipe_builds_the_guide_for_its_arena_and_refuses_heading_actions(compose_train, tmp_path):
+    cfg = compose_train(tmp_path, "env=gaze_value", "algo.guide_coeff=0.5")
+    env = make_train_env(cfg, torch.device("cpu"), seed=0)
+    algo = make_algorithm(cfg, env, torch.device("cpu"))
+    batch = algo.guide.label(rollout(env, algo.actor, steps=2), weight=1.0)
+    kind, mask = batch["pellet_kind"], batch["pellet_mask"]  # 3 pinks and 3 blues: greedy heads for a pink
+    torch.testing.assert_close(batch["guide_action"][0], GreedyActor()(batch["pellet_rel"][0], kind[0], mask[0]))
+    heading = compose_train(tmp_path, "algo.guide_coeff=0.5", "env.action_mode=heading")
+    with pytest.raises(ValueError, match="action_mode='velocity'"):
+        make_algorithm(heading, make_train_env(heading, torch.device("cpu"), seed=0), torch.device("cpu"))
