@@ -16,8 +16,8 @@ from bikkle_rl.algorithms.greedy_guide import (
     GUIDE_ACTION_KEY,
     GUIDE_WEIGHT_KEY,
     GreedyGuide,
+    guide_loss,
     guide_weight,
-    heading_loss,
 )
 from bikkle_rl.algorithms.optim import OptimConfig, accelerate, clip_and_step, make_optimizer, schedule_learning_rate
 from bikkle_rl.modules.gaze_adapter import load_weights_keeping_new_adapters
@@ -30,7 +30,7 @@ class PPOConfig:
     Advantages are computed once per collected batch (GAE over ``[num_envs, frames_per_env]``): truncated
     episodes bootstrap from the critic's value of the last observation, terminated ones do not.
     ``guide_coeff`` > 0 adds greedy guidance (:mod:`~bikkle_rl.algorithms.greedy_guide`): ``guide_coeff`` times
-    the mean ``1 - cos`` between the policy's mean action and the greedy reference's, falling linearly to 0 by
+    the mean squared distance between the policy's mean action and the greedy reference's, falling linearly to 0 by
     ``guide_until`` (a fraction of the run), so that every run starts from the arena's no-gaze skill.
     ``num_envs`` and ``action_bound`` are the algorithm's defaults for the env (arena count, the policy's action
     box; see :class:`~bikkle_rl.envs.transforms.MaxNormAction`): the recipe builds the env with them unless the
@@ -151,7 +151,7 @@ class PPO:
         """The minibatch step with the greedy guidance's loss added (the weight is in the minibatch)."""
         losses, total = self._losses(minibatch)
         mean_action = self.actor.get_dist(minibatch.copy()).deterministic_sample
-        guide = heading_loss(mean_action, minibatch[GUIDE_ACTION_KEY], minibatch[GUIDE_WEIGHT_KEY])
+        guide = guide_loss(mean_action, minibatch[GUIDE_ACTION_KEY], minibatch[GUIDE_WEIGHT_KEY])
         return self._finish_step(losses.set("loss_guide", guide.detach()), total + guide)
 
     def update(self, batch: TensorDictBase, progress: float = 0.0) -> dict[str, float]:
