@@ -1,10 +1,11 @@
 """Greedy guidance: an auxiliary PPO loss, strong at the start of a run and annealed away, that pulls the policy's
 mean action toward the greedy reference's.
 
-Greedy play is the arena's no-gaze skill (at greedy's level is where the agents without gaze end up), and one
-run in three over the gaze mixture never reaches it: its curve flattens near greedy's level under correlated
-gaze and below it without gaze. Starting every run from greedy's headings gives the arena's skill as a floor; the
-guidance then fades, so what gaze adds (and where greedy is beaten) is left to the returns.
+Greedy play is the arena's no-gaze skill (at greedy's level is where the agents without gaze end up). Trained over
+the gaze mixture without guidance, two runs in six never reached it: their curves flattened near greedy's level under
+correlated gaze and below it without gaze. Starting every run from greedy's actions gives the arena's skill as a
+floor (guided, three runs in three learned the arena); the guidance then fades, so what gaze adds, and where greedy
+is beaten, is left to the returns.
 """
 
 from __future__ import annotations

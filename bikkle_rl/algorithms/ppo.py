@@ -148,7 +148,8 @@ class PPO:
         return self._finish_step(*self._losses(minibatch))
 
     def _guided_minibatch_step(self, minibatch: TensorDictBase) -> TensorDictBase:
-        """The minibatch step with the greedy guidance's loss added (the weight is in the minibatch)."""
+        """The minibatch step with the greedy guidance's loss added (the weight is in the minibatch). The actor runs a
+        second time for its mean action: ``ClipPPOLoss`` does not hand out the distribution it built."""
         losses, total = self._losses(minibatch)
         mean_action = self.actor.get_dist(minibatch.copy()).deterministic_sample
         guide = guide_loss(mean_action, minibatch[GUIDE_ACTION_KEY], minibatch[GUIDE_WEIGHT_KEY])
