@@ -167,7 +167,7 @@ class PPO:
         schedule_learning_rate(self.optimizer, self.cfg.optim, progress)
         with torch.no_grad():
             batch = self.advantage(batch)
-        weight = guide_weight(self.cfg.guide_coeff, self.cfg.guide_until, progress) if self.guide else 0.0
+        weight = guide_weight(self.cfg.guide_coeff, self.cfg.guide_until, progress)  # 0 without a guide (coeff 0)
         keys, step = self.minibatch_keys, self._step
         if weight > 0:
             batch = self.guide.label(batch, weight)
