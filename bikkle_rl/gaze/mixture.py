@@ -52,6 +52,10 @@ class MixtureGaze(GazeSource):
         for source in self.sources:
             source.reset(td, mask, generator)
 
+    def is_informative(self, td: TensorDictBase) -> torch.Tensor:
+        table = torch.tensor([source.informative for source in self.sources], device=observation_device(td))
+        return table[self.choice].unsqueeze(-1)
+
     def sample(self, td, mask, generator):
         samples = [source.sample(td, mask, generator) for source in self.sources]
         gaze = torch.stack([g for g, _ in samples], 1)  # [N, S, 2]

@@ -37,6 +37,9 @@ class GazeSource(ABC):
     """
 
     default_p_valid: float = 0.25
+    informative: bool = True
+    """Whether the source's gaze carries anything about the high-value pellet (uniform and absent gaze do not).
+    Training may read it (``("privileged", "gaze_informative")``); a policy never does."""
 
     def reset(self, td: TensorDictBase, mask: torch.Tensor | None, generator: ArenaRNG) -> None:
         """Starts a new episode for the masked arenas (stateless sources need nothing)."""
@@ -45,6 +48,10 @@ class GazeSource(ABC):
     def sample(self, td: TensorDictBase, mask: torch.Tensor | None, generator: ArenaRNG
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Gaze [N, 2] (arena coordinates) and validity [N, 1] bool for the observation ``td``."""
+
+    def is_informative(self, td: TensorDictBase) -> torch.Tensor:
+        """Per arena [N, 1] bool: whether its gaze this episode is informative (a mixture answers per arena)."""
+        return torch.full((*td.batch_size, 1), self.informative, dtype=torch.bool, device=observation_device(td))
 
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))

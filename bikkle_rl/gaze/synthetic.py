@@ -33,6 +33,8 @@ class UniformGaze(GazeSource):
     extra mass on the border, which this one does not.
     """
 
+    informative = False
+
     def sample(self, td, mask, generator):
         gaze = generator.uniform(drawing(mask, td), 2)
         return gaze, _always_valid(td)
@@ -40,6 +42,8 @@ class UniformGaze(GazeSource):
 
 class NoGaze(GazeSource):
     """The tracker never sees the eye: always invalid (gaze reads zero)."""
+
+    informative = False
 
     def sample(self, td, mask, generator):
         gaze = torch.zeros(*td.batch_size, 2, device=observation_device(td))

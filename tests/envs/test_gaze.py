@@ -231,6 +231,30 @@ def test_mixture_draws_one_source_per_arena_and_episode(place):
     assert GazeInjection(mixture, p_valid=1.0).p_valid == 1.0
 
 
+def test_the_informative_flag_names_each_arenas_source_for_the_episode(place):
+    obs = arena(place, 300)
+    for source, expected in [(CorrelatedGaze(), True), (RealisticGaze(), True), (OracleGaze(), True),
+                             (UniformGaze(), False), (NoGaze(), False)]:
+        flag = source.is_informative(obs)
+        assert flag.shape == (300, 1) and flag.dtype == torch.bool and (flag == expected).all(), source
+    mixture = MixtureGaze([CorrelatedGaze(), UniformGaze(), NoGaze()])
+    draw(mixture, obs)
+    torch.testing.assert_close(mixture.is_informative(obs)[:, 0], mixture.choice == 0)
+    assert 0.2 < (mixture.choice == 0).float().mean() < 0.47
+
+
+def test_the_env_writes_the_flag_as_privileged_and_draws_it_again_at_each_reset():
+    mixture = MixtureGaze([CorrelatedGaze(), UniformGaze()])
+    env = TransformedEnv(BikkleEnv(num_envs=64, seed=0, max_steps=5), GazeInjection(mixture, p_valid=1.0, seed=0))
+    check_env_specs(env)
+    steps = env.rollout(10, break_when_any_done=False)["next"]
+    flags, done = steps["privileged", "gaze_informative"][..., 0], steps["done"][..., 0]  # [N, T]
+    torch.testing.assert_close(flags[:, -1], mixture.choice == 0)
+    kept = flags[:, 1:] == flags[:, :-1]
+    assert kept[~done[:, :-1]].all()  # constant within an episode
+    assert not kept[done[:, :-1]].all()  # drawn again at a reset
+
+
 def test_make_gaze_source_builds_by_name_and_rejects_bad_input():
     assert isinstance(make_gaze_source("correlated", std=0.1), CorrelatedGaze)
     mixture = make_gaze_source("mixture", components=[{"source": "uniform", "weight": 2}, {"source": "none"}])

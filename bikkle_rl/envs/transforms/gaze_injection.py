@@ -9,6 +9,7 @@ from tensordict import TensorDictBase
 from torchrl.data import Binary, Bounded, Composite
 from torchrl.envs.transforms import Transform
 
+from bikkle_rl.envs.keys import GAZE_INFORMATIVE_KEY
 from bikkle_rl.envs.random import ArenaRNG
 from bikkle_rl.gaze.source import GazeSource, drawing, observation_device, where_rows
 
@@ -34,6 +35,8 @@ def _same_device(a: torch.device, b: torch.device) -> bool:
 
 class GazeInjection(Transform):
     """Writes ``gaze`` [N, 2] (arena coordinates), ``gaze_valid`` [N, 1] bool and, with ``hold``, ``gaze_age`` [N, 1].
+    It also writes ``("privileged", "gaze_informative")`` [N, 1] bool (the source's ``is_informative``): whether this
+    episode's gaze could carry anything, which a trainer may read and a policy never does.
 
     The source says where the eye is and whether its tracker has it; on top of that the gaze is *available*
     with probability ``p_valid``, drawn every step (``availability="step"``, the original) or once per episode
@@ -128,6 +131,7 @@ class GazeInjection(Transform):
         td.set("gaze_valid", shown)
         if self.hold:
             td.set("gaze_age", (self._age * shown).float())
+        td.set(GAZE_INFORMATIVE_KEY, self.source.is_informative(td))
         return td
 
     def _reset(self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase) -> TensorDictBase:
@@ -164,6 +168,7 @@ class GazeInjection(Transform):
         observation_spec["gaze_valid"] = Binary(1, (*shape, 1), device=device, dtype=torch.bool)
         if self.hold:
             observation_spec["gaze_age"] = Bounded(0.0, float(self.max_age), (*shape, 1), device=device)
+        observation_spec[GAZE_INFORMATIVE_KEY] = Binary(1, (*shape, 1), device=device, dtype=torch.bool)
         return observation_spec
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
