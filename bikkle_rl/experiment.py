@@ -115,7 +115,7 @@ def make_algorithm(cfg: Any, env: TransformedEnv, device: torch.device) -> Algor
     if name == "ppo":
         (critic,) = critics
         ppo_cfg = PPOConfig(**algo_cfg)
-        guide = GreedyGuide(env.base_env.config) if ppo_cfg.guide_coeff > 0 else None
+        guide = GreedyGuide(env.base_env.config) if ppo_cfg.guided else None
         return PPO(ppo_cfg, actor, critic, compile=compiled, cudagraphs=cudagraphs, guide=guide)
     return SAC(SACConfig(**algo_cfg), actor, critics, compile=compiled, cudagraphs=cudagraphs)
 

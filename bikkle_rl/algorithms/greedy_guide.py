@@ -6,6 +6,10 @@ the gaze mixture without guidance, two runs in six never reached it: their curve
 correlated gaze and below it without gaze. Starting every run from greedy's actions gives the arena's skill as a
 floor (guided, three runs in three learned the arena); the guidance then fades, so what gaze adds, and where greedy
 is beaten, is left to the returns.
+
+A floor (``guide_floor``) keeps a constant weight for the whole run on the episodes whose gaze source carries
+nothing (uniform or absent gaze, as the env's ``("privileged", "gaze_informative")`` says): there, greedy's play is
+what the agent should fall back to, and gaze that only looks informative must not pull it elsewhere.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from tensordict.nn import TensorDictModule
 
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.dynamics import PINK
+from bikkle_rl.envs.keys import GAZE_INFORMATIVE_KEY
 from bikkle_rl.policies.greedy import GREEDY_IN_KEYS, GreedyActor
 
 GUIDE_ACTION_KEY = "guide_action"
@@ -43,13 +48,21 @@ class GreedyGuide:
         self.greedy = TensorDictModule(greedy, in_keys=GREEDY_IN_KEYS, out_keys=[GUIDE_ACTION_KEY])
 
     @torch.no_grad()
-    def label(self, batch: TensorDictBase, weight: float) -> TensorDictBase:
-        """Writes ``guide_action`` and ``guide_weight`` (``weight`` where a pink is present, else 0) into ``batch``."""
+    def label(self, batch: TensorDictBase, weight: float, floor: float = 0.0) -> TensorDictBase:
+        """Writes ``guide_action`` and ``guide_weight`` into ``batch``: where a pink is present, ``weight`` plus
+        ``floor`` on the steps whose gaze is uninformative; 0 where no pink is."""
         flat = batch.reshape(-1)
         action = self.greedy(flat).get(GUIDE_ACTION_KEY)
         has_target = ((flat.get("pellet_kind") == PINK) & flat.get("pellet_mask")).any(-1)
+        step_weight = torch.full_like(has_target, weight, dtype=action.dtype)
+        if floor > 0:
+            informative = flat.get(GAZE_INFORMATIVE_KEY, None)
+            if informative is None:
+                raise KeyError("algo.guide_floor > 0 needs gaze in the env: the batch has no "
+                               f"{GAZE_INFORMATIVE_KEY!r} (written by GazeInjection)")
+            step_weight = step_weight + floor * (~informative.reshape(-1)).to(action.dtype)
         batch.set(GUIDE_ACTION_KEY, action.reshape(*batch.shape, -1))
-        batch.set(GUIDE_WEIGHT_KEY, (has_target.to(action.dtype) * weight).reshape(batch.shape))
+        batch.set(GUIDE_WEIGHT_KEY, (has_target * step_weight).reshape(batch.shape))
         return batch
 
 

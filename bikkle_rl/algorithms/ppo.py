@@ -32,6 +32,8 @@ class PPOConfig:
     ``guide_coeff`` > 0 adds greedy guidance (:mod:`~bikkle_rl.algorithms.greedy_guide`): ``guide_coeff`` times
     the mean squared distance between the policy's mean action and the greedy reference's, falling linearly to 0 by
     ``guide_until`` (a fraction of the run), so that every run starts from the arena's no-gaze skill.
+    ``guide_floor`` > 0 keeps that pull at this weight for the whole run on the episodes whose gaze is uninformative
+    (uniform or absent), so that gaze carrying nothing cannot lead the agent below greedy.
     ``num_envs`` and ``action_bound`` are the algorithm's defaults for the env (arena count, the policy's action
     box; see :class:`~bikkle_rl.envs.transforms.MaxNormAction`): the recipe builds the env with them unless the
     run sets its own.
@@ -53,6 +55,7 @@ class PPOConfig:
     target_kl: float | None = None
     guide_coeff: float = 0.0
     guide_until: float = 0.1
+    guide_floor: float = 0.0
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self) -> None:
@@ -73,6 +76,13 @@ class PPOConfig:
         if self.guide_coeff < 0 or not 0 < self.guide_until <= 1:
             raise ValueError(f"algo.guide_coeff must be >= 0 and algo.guide_until in (0, 1], got "
                              f"{self.guide_coeff!r} and {self.guide_until!r}")
+        if self.guide_floor < 0:
+            raise ValueError(f"algo.guide_floor must be >= 0, got {self.guide_floor!r}")
+
+    @property
+    def guided(self) -> bool:
+        """Whether the run uses greedy guidance (at the start, or as a floor on uninformative gaze)."""
+        return self.guide_coeff > 0 or self.guide_floor > 0
 
 
 def explained_variance(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -90,10 +100,10 @@ class PPO:
 
     def __init__(self, cfg: PPOConfig, actor: ProbabilisticActor, critic: ValueOperator, compile: bool = False,
                  cudagraphs: bool = False, guide: GreedyGuide | None = None):
-        if cfg.guide_coeff > 0 and guide is None:
-            raise ValueError("algo.guide_coeff > 0 needs the GreedyGuide of the run's arena")
+        if cfg.guided and guide is None:
+            raise ValueError("algo.guide_coeff > 0 or algo.guide_floor > 0 needs the GreedyGuide of the run's arena")
         self.cfg = cfg
-        self.guide = guide if cfg.guide_coeff > 0 else None
+        self.guide = guide if cfg.guided else None
         self.actor, self.critic = actor, critic
         self.loss = ClipPPOLoss(
             actor_network=actor,
@@ -169,8 +179,8 @@ class PPO:
             batch = self.advantage(batch)
         weight = guide_weight(self.cfg.guide_coeff, self.cfg.guide_until, progress)  # 0 without a guide (coeff 0)
         keys, step = self.minibatch_keys, self._step
-        if weight > 0:
-            batch = self.guide.label(batch, weight)
+        if weight > 0 or self.cfg.guide_floor > 0:
+            batch = self.guide.label(batch, weight, self.cfg.guide_floor)
             keys, step = [*keys, GUIDE_ACTION_KEY, GUIDE_WEIGHT_KEY], self._guided_step
         flat = batch.select(*keys, strict=False).reshape(-1)
         size = flat.numel() // self.cfg.minibatches
