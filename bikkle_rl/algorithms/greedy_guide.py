@@ -8,8 +8,10 @@ floor (guided, three runs in three learned the arena); the guidance then fades, 
 is beaten, is left to the returns.
 
 A floor (``guide_floor``) keeps a constant weight for the whole run on the episodes whose gaze source carries
-nothing (uniform or absent gaze, as the env's ``("privileged", "gaze_informative")`` says): there, greedy's play is
-what the agent should fall back to, and gaze that only looks informative must not pull it elsewhere.
+nothing (uniform or absent gaze, as the env's ``("privileged", "gaze_informative")`` says), meant to make greedy's
+play the fallback where gaze is worth nothing. Tried on trained gaze-trust agents it made uniform gaze cost more, not
+less: the source is hidden from the agent, and on the observations it shares with informative episodes the floor and
+the returns ask for different actions (docs/gaze_value.md, lever 6).
 """
 
 from __future__ import annotations
