@@ -12,6 +12,7 @@ from torchrl.modules import ProbabilisticActor, ValueOperator
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
+from bikkle_rl.algorithms.gaze_reliability import GazeReliabilityProbe
 from bikkle_rl.algorithms.greedy_guide import (
     GUIDE_ACTION_KEY,
     GUIDE_WEIGHT_KEY,
@@ -20,6 +21,7 @@ from bikkle_rl.algorithms.greedy_guide import (
     guide_weight,
 )
 from bikkle_rl.algorithms.optim import OptimConfig, accelerate, clip_and_step, make_optimizer, schedule_learning_rate
+from bikkle_rl.envs.keys import GAZE_INFORMATIVE_KEY
 from bikkle_rl.modules.gaze_adapter import load_weights_keeping_new_adapters
 
 
@@ -34,6 +36,8 @@ class PPOConfig:
     ``guide_until`` (a fraction of the run), so that every run starts from the arena's no-gaze skill.
     ``guide_floor`` > 0 keeps that pull at this weight for the whole run on the episodes whose gaze is uninformative
     (uniform or absent), so that gaze carrying nothing cannot lead the agent below greedy.
+    ``reliability_coeff`` > 0 adds a probe on the policy's encoding that predicts whether the episode's gaze is
+    informative, its cross-entropy at this weight (:mod:`~bikkle_rl.algorithms.gaze_reliability`).
     ``num_envs`` and ``action_bound`` are the algorithm's defaults for the env (arena count, the policy's action
     box; see :class:`~bikkle_rl.envs.transforms.MaxNormAction`): the recipe builds the env with them unless the
     run sets its own.
@@ -56,6 +60,7 @@ class PPOConfig:
     guide_coeff: float = 0.0
     guide_until: float = 0.1
     guide_floor: float = 0.0
+    reliability_coeff: float = 0.0
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self) -> None:
@@ -78,6 +83,8 @@ class PPOConfig:
                              f"{self.guide_coeff!r} and {self.guide_until!r}")
         if self.guide_floor < 0:
             raise ValueError(f"algo.guide_floor must be >= 0, got {self.guide_floor!r}")
+        if self.reliability_coeff < 0:
+            raise ValueError(f"algo.reliability_coeff must be >= 0, got {self.reliability_coeff!r}")
 
     @property
     def guided(self) -> bool:
@@ -120,14 +127,19 @@ class PPO:
         """GAE over the values :meth:`_estimate_advantage` has the critic write first: one graph ``torch.compile``
         traces whole, where torchrl's GAE calling the critic itself stacks observations and next observations
         (vmap, or without it a per-sample loop: vmap has no batching rule for CPU attention)."""
+        self.reliability = None
+        if cfg.reliability_coeff > 0:
+            self.reliability = GazeReliabilityProbe(actor).to(next(actor.parameters()).device)
         self.gae.tensor_keys  # noqa: B018 (built on first read: read inside the compiled step, a recompile)
         self.advantage = accelerate(self._estimate_advantage, compile, cudagraphs=False)
         keys = self.loss.tensor_keys
         self.minibatch_keys = [*actor.in_keys, *critic.in_keys, keys.action, keys.sample_log_prob, keys.advantage,
-                               keys.value_target, keys.value]
+                               keys.value_target, keys.value,
+                               *([GAZE_INFORMATIVE_KEY] if self.reliability is not None else [])]
         """Only what a minibatch step reads: indexing the whole batch (next observations, privileged keys...) for
         every minibatch would cost more than the update itself."""
-        self.parameters = list(self.loss.parameters())
+        self.parameters = [*self.loss.parameters(),
+                           *(self.reliability.parameters() if self.reliability is not None else ())]
         """A list, not ``loss.parameters()``: a generator alive across the compiled step's graph break (at
         ``zero_grad``) makes dynamo give up on the whole step and run it eagerly."""
         self.optimizer = make_optimizer(cfg.optim, self.parameters, capturable=cudagraphs)
@@ -147,12 +159,17 @@ class PPO:
         total = losses["loss_objective"] + losses["loss_critic"]
         if "loss_entropy" in losses:
             total = total + losses["loss_entropy"]
+        if self.reliability is not None:
+            loss, accuracy = self.reliability(minibatch)
+            total = total + self.cfg.reliability_coeff * loss
+            losses = losses.set("loss_reliability", loss.detach()).set("reliability_accuracy", accuracy.detach())
         return losses, total
 
     def _finish_step(self, losses: TensorDictBase, total: torch.Tensor) -> TensorDictBase:
         grad_norm = clip_and_step(self.optimizer, total, self.parameters, self.cfg.optim.max_grad_norm)
         return losses.select("loss_objective", "loss_critic", "entropy", "kl_approx", "clip_fraction", "loss_guide",
-                             strict=False).set("grad_norm", grad_norm).detach()
+                             "loss_reliability", "reliability_accuracy", strict=False
+                             ).set("grad_norm", grad_norm).detach()
 
     def _minibatch_step(self, minibatch: TensorDictBase) -> TensorDictBase:
         return self._finish_step(*self._losses(minibatch))
@@ -211,14 +228,20 @@ class PPO:
         return self.actor
 
     def state_dict(self) -> dict[str, Any]:
-        """Actor, critic, optimizer and the update count."""
-        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "updates_done": self.updates_done}
+        """Actor, critic, optimizer, the update count and the reliability probe where there is one."""
+        state = {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "updates_done": self.updates_done}
+        if self.reliability is not None:
+            state["reliability_probe"] = self.reliability.state_dict()
+        return state
 
     def load_weights(self, state: Mapping[str, Any]) -> None:
-        """Network weights only (``init_from``): the optimizer and counters start fresh."""
+        """Network weights only (``init_from``): the optimizer and counters start fresh; a reliability probe that
+        the checkpoint lacks (its run had none) starts fresh too."""
         load_weights_keeping_new_adapters(self.actor, state["actor"])
         load_weights_keeping_new_adapters(self.critic, state["critic"])
+        if self.reliability is not None and "reliability_probe" in state:
+            self.reliability.load_state_dict(state["reliability_probe"])
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Everything :meth:`state_dict` saved."""
