@@ -44,12 +44,16 @@ class GazeReliabilityProbe(nn.Module):
         self._encoder = [encoder]  # a list: not a registered submodule, whose parameters would be counted twice
         self.logit = nn.Linear(encoder.out_features, 1)
 
+    def logits(self, batch: TensorDictBase) -> torch.Tensor:
+        """The probe's logit of P(informative) [..., 1] for each step of ``batch`` (the actor's observations)."""
+        return self.logit(self._encoder[0](*(batch.get(key) for key in self.in_keys)))
+
     def forward(self, batch: TensorDictBase) -> tuple[torch.Tensor, torch.Tensor]:
         informative = batch.get(GAZE_INFORMATIVE_KEY, None)
         if informative is None:
             raise KeyError(f"algo.reliability_coeff > 0 needs gaze in the env: the batch has no "
                            f"{GAZE_INFORMATIVE_KEY!r} (written by GazeInjection)")
-        logit = self.logit(self._encoder[0](*(batch.get(key) for key in self.in_keys)))
+        logit = self.logits(batch)
         target = informative.to(logit.dtype).reshape(logit.shape)
         loss = nn.functional.binary_cross_entropy_with_logits(logit, target)
         accuracy = ((logit > 0) == (target > 0.5)).to(logit.dtype).mean()

@@ -1,0 +1,66 @@
+"""What a trained agent's gaze-reliability probe believes under each gaze scenario, early and late in an episode.
+
+A run trained with ``algo.reliability_coeff`` > 0 saves a probe that predicts, from the policy's encoding, whether
+the episode's gaze is informative (:mod:`bikkle_rl.algorithms.gaze_reliability`). Whether the encoding tells
+uniform gaze from correlated gaze, and how soon in an episode, says whether an agent misled by uniform gaze lacks
+the knowledge or does not act on it. Per checkpoint and scenario this prints the probe's mean P(informative) over
+three phases of the episode (its first 20 steps, steps 20-99, steps 100 on), the agent acting with its mean action
+on the evaluation protocol's arenas::
+
+    python benchmarks/gaze_reliability_probe.py outputs/benchmarks/gaze_value_trust_reliability/seed_*/mixture/final.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torchrl.envs.utils import ExplorationType, set_exploration_type
+
+from bikkle_rl.agent_io import load_agent
+from bikkle_rl.algorithms.gaze_reliability import GazeReliabilityProbe
+from bikkle_rl.checkpoint import load_checkpoint
+from bikkle_rl.envs.stack import make_env
+from bikkle_rl.evaluation.protocols import evaluation_stack
+from bikkle_rl.experiment import env_stack
+
+SCENARIOS = ("correlated", "realistic", "uniform", "none")
+PHASES = ((0, 20), (20, 100), (100, None))
+
+
+def probe_beliefs(path: str, protocol: str, arenas: int, seed: int) -> dict[str, list[float]]:
+    """Per scenario, the probe's mean P(informative) in each of :data:`PHASES` of one episode of ``arenas`` arenas."""
+    actor, run_config = load_agent(path)
+    algo_state = load_checkpoint(path, expected={"algo": None})["algo"]
+    if "reliability_probe" not in algo_state:
+        raise SystemExit(f"{path}: the run had no reliability probe (train with algo.reliability_coeff > 0)")
+    probe = GazeReliabilityProbe(actor)
+    probe.load_state_dict(algo_state["reliability_probe"])
+    beliefs = {}
+    for scenario in SCENARIOS:
+        stack = evaluation_stack(env_stack(run_config, device="cpu", reward_norm=None), protocol, scenario, arenas)
+        env = make_env(stack, seed=seed)
+        steps = env.base_env.config.max_steps
+        with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
+            rollout = env.rollout(steps, actor, break_when_any_done=False)
+            belief = torch.sigmoid(probe.logits(rollout))[..., 0]  # [arenas, steps]
+        beliefs[scenario] = [belief[:, start:end].mean().item() for start, end in PHASES]
+    return beliefs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoints", nargs="+", help="final.pt or checkpoint files of runs trained with a probe")
+    parser.add_argument("--protocol", default="gaze-value")
+    parser.add_argument("--arenas", type=int, default=256, help="episodes per scenario (one batch)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    header = " / ".join(f"steps {start}-{end - 1 if end else 'end'}" for start, end in PHASES)
+    for path in args.checkpoints:
+        print(f"{path}\n  P(informative) by scenario: {header}")
+        for scenario, phases in probe_beliefs(path, args.protocol, args.arenas, args.seed).items():
+            print(f"  {scenario:<11}" + " / ".join(f"{value:.2f}" for value in phases))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The reliability-probe benchmark reads the probe a checkpoint saved, per scenario and phase of an episode, and
+names a run that had none."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from bikkle_rl.checkpoint import save_checkpoint
+from bikkle_rl.training import train
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "gaze_reliability_probe.py"
+
+
+@pytest.fixture(scope="module")
+def probe_benchmark():
+    spec = importlib.util.spec_from_file_location("gaze_reliability_probe_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_beliefs_are_the_saved_probes_and_a_run_without_one_is_named(probe_benchmark, compose_train, tmp_path):
+    def tiny_gaze_run(run_dir: Path, *overrides: str) -> Path:  # the gaze-value arena and its gaze mixture
+        train(compose_train(run_dir, "env=gaze_value", "total_frames=512", "evaluation.protocol=gaze-value",
+                            "evaluation.episodes=4", "evaluation.curve_episodes=4", *overrides), run_dir)
+        return run_dir / "final.pt"
+
+    path = tiny_gaze_run(tmp_path / "probe", "algo.reliability_coeff=0.5")
+    beliefs = probe_benchmark.probe_beliefs(str(path), "gaze-value", arenas=4, seed=0)
+    assert list(beliefs) == list(probe_benchmark.SCENARIOS)
+    values = torch.tensor(list(beliefs.values()))
+    assert values.shape == (4, len(probe_benchmark.PHASES)) and ((values > 0) & (values < 1)).all()
+    assert not torch.allclose(values, torch.full_like(values, 0.5))
+    payload = torch.load(path, weights_only=False)
+    for tensor in payload["algo"]["reliability_probe"].values():
+        tensor.zero_()  # a probe of logit 0 everywhere believes 0.5 in every scenario and phase
+    save_checkpoint(tmp_path / "zeroed.pt", payload)
+    zeroed = torch.tensor(list(probe_benchmark.probe_beliefs(str(tmp_path / "zeroed.pt"), "gaze-value", 4, 0).values()))
+    torch.testing.assert_close(zeroed, torch.full_like(zeroed, 0.5))
+    without = tiny_gaze_run(tmp_path / "without")
+    with pytest.raises(SystemExit, match="no reliability probe"):
+        probe_benchmark.probe_beliefs(str(without), "gaze-value", arenas=4, seed=0)
