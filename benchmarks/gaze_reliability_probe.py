@@ -5,9 +5,11 @@ the episode's gaze is informative (:mod:`bikkle_rl.algorithms.gaze_reliability`)
 uniform gaze from correlated gaze, and how soon in an episode, says whether an agent misled by uniform gaze lacks
 the knowledge or does not act on it. Per checkpoint and scenario this prints the probe's mean P(informative) over
 three phases of the episode (its first 20 steps, steps 20-99, steps 100 on), the agent acting with its mean action
-on the evaluation protocol's arenas::
+on the evaluation protocol's arenas; ``--biases`` adds realistic gaze at those high-value biases (the share of
+fixations on the high-value pellet; 1/6 is chance among six pellets)::
 
-    python benchmarks/gaze_reliability_probe.py outputs/benchmarks/gaze_value_trust_reliability/seed_*/mixture/final.pt
+    python benchmarks/gaze_reliability_probe.py outputs/benchmarks/gaze_value_trust_reliability/seed_*/mixture/final.pt \
+        --biases 0.15 0.3 0.6 0.9
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ SCENARIOS = ("correlated", "realistic", "uniform", "none")
 PHASES = ((0, 20), (20, 100), (100, None))
 
 
-def probe_beliefs(path: str, protocol: str, arenas: int, seed: int) -> dict[str, list[float]]:
-    """Per scenario, the probe's mean P(informative) in each of :data:`PHASES` of one episode of ``arenas`` arenas."""
+def probe_beliefs(path: str, protocol: str, arenas: int, seed: int,
+                  biases: tuple[float, ...] = ()) -> dict[str, list[float]]:
+    """Per scenario (:data:`SCENARIOS`, then realistic gaze at each of ``biases``), the probe's mean P(informative)
+    in each of :data:`PHASES` of one episode of ``arenas`` arenas."""
     actor, run_config = load_agent(path)
     algo_state = load_checkpoint(path, expected={"algo": None})["algo"]
     if "reliability_probe" not in algo_state:
@@ -37,14 +41,16 @@ def probe_beliefs(path: str, protocol: str, arenas: int, seed: int) -> dict[str,
     probe = GazeReliabilityProbe(actor)
     probe.load_state_dict(algo_state["reliability_probe"])
     beliefs = {}
-    for scenario in SCENARIOS:
+    cases = [(scenario, scenario, {}) for scenario in SCENARIOS]
+    cases += [(f"realistic, bias {bias}", "realistic", {"high_value_bias": bias}) for bias in biases]
+    for label, scenario, gaze in cases:
         stack = evaluation_stack(env_stack(run_config, device="cpu", reward_norm=None), protocol, scenario, arenas)
-        env = make_env(stack, seed=seed)
+        env = make_env({**stack, "gaze": {**stack["gaze"], **gaze}}, seed=seed)
         steps = env.base_env.config.max_steps
         with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
             rollout = env.rollout(steps, actor, break_when_any_done=False)
             belief = torch.sigmoid(probe.logits(rollout))[..., 0]  # [arenas, steps]
-        beliefs[scenario] = [belief[:, start:end].mean().item() for start, end in PHASES]
+        beliefs[label] = [belief[:, start:end].mean().item() for start, end in PHASES]
     return beliefs
 
 
@@ -54,12 +60,15 @@ def main() -> None:
     parser.add_argument("--protocol", default="gaze-value")
     parser.add_argument("--arenas", type=int, default=256, help="episodes per scenario (one batch)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--biases", type=float, nargs="*", default=(),
+                        help="also realistic gaze at these high-value biases")
     args = parser.parse_args()
     header = " / ".join(f"steps {start}-{end - 1 if end else 'end'}" for start, end in PHASES)
     for path in args.checkpoints:
         print(f"{path}\n  P(informative) by scenario: {header}")
-        for scenario, phases in probe_beliefs(path, args.protocol, args.arenas, args.seed).items():
-            print(f"  {scenario:<11}" + " / ".join(f"{value:.2f}" for value in phases))
+        for scenario, phases in probe_beliefs(path, args.protocol, args.arenas, args.seed,
+                                                  tuple(args.biases)).items():
+            print(f"  {scenario:<22}" + " / ".join(f"{value:.2f}" for value in phases))
 
 
 if __name__ == "__main__":

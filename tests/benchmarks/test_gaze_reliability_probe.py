@@ -28,10 +28,10 @@ def test_the_beliefs_are_the_saved_probes_and_a_run_without_one_is_named(probe_b
         return run_dir / "final.pt"
 
     path = tiny_gaze_run(tmp_path / "probe", "algo.reliability_coeff=0.5")
-    beliefs = probe_benchmark.probe_beliefs(str(path), "gaze-value", arenas=4, seed=0)
-    assert list(beliefs) == list(probe_benchmark.SCENARIOS)
+    beliefs = probe_benchmark.probe_beliefs(str(path), "gaze-value", arenas=4, seed=0, biases=(0.9,))
+    assert list(beliefs) == [*probe_benchmark.SCENARIOS, "realistic, bias 0.9"]
     values = torch.tensor(list(beliefs.values()))
-    assert values.shape == (4, len(probe_benchmark.PHASES)) and ((values > 0) & (values < 1)).all()
+    assert values.shape == (5, len(probe_benchmark.PHASES)) and ((values > 0) & (values < 1)).all()
     assert not torch.allclose(values, torch.full_like(values, 0.5))
     payload = torch.load(path, weights_only=False)
     for tensor in payload["algo"]["reliability_probe"].values():
