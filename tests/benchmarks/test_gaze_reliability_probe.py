@@ -1,24 +1,20 @@
 """The reliability-probe benchmark reads the probe a checkpoint saved, per scenario and phase of an episode, and
 names a run that had none."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
+from benchmark_scripts import benchmark_module
 
 from bikkle_rl.checkpoint import save_checkpoint
 from bikkle_rl.training import train
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "gaze_reliability_probe.py"
-
 
 @pytest.fixture(scope="module")
 def probe_benchmark():
-    spec = importlib.util.spec_from_file_location("gaze_reliability_probe_benchmark", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    with benchmark_module("gaze_reliability_probe") as module:
+        yield module
 
 
 def test_the_beliefs_are_the_saved_probes_and_a_run_without_one_is_named(probe_benchmark, compose_train, tmp_path):

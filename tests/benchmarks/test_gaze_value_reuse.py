@@ -2,24 +2,19 @@
 frame budget is raised, is continued from its checkpoints (:mod:`bikkle_rl.run_reuse` decides which)."""
 
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import benchmark_module
 
 from bikkle_rl.checkpoint import save_checkpoint
 from bikkle_rl.plain_config import plain_config
 from bikkle_rl.training import Run
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "gaze_value.py"
-
 
 @pytest.fixture(scope="module")
 def gaze_value():
-    spec = importlib.util.spec_from_file_location("gaze_value_benchmark", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    with benchmark_module("gaze_value") as module:
+        yield module
 
 
 def test_a_stopped_run_is_continued_from_its_newest_checkpoint_and_a_finished_one_read(gaze_value, tmp_path,

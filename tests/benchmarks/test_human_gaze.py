@@ -2,13 +2,11 @@
 parameters, and a smoke run of the whole script on a tiny pretrained agent (a 2 x 2 grid, 8 episodes a cell, two
 simulated sessions, a short fine-tune)."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import benchmark_module
 
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.gaze.fit import PARAMETERS
@@ -17,17 +15,11 @@ from bikkle_rl.gaze.realistic import RealisticGaze
 from bikkle_rl.human.simulate import simulate_recording
 from bikkle_rl.recording import load_recording
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "human_gaze.py"
-
 
 @pytest.fixture(scope="module")
 def human_gaze():
-    spec = importlib.util.spec_from_file_location("human_gaze_benchmark", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with benchmark_module("human_gaze") as module:
+        yield module
 
 
 @pytest.mark.parametrize("fraction, p_drop", [(0.0, 0.0), (0.1, 0.25 / 9), (0.25, 0.25 / 3), (0.5, 0.25)])
