@@ -33,9 +33,10 @@ def policy_encoder(actor: ProbabilisticActor) -> tuple[nn.Module, list]:
 class GazeReliabilityProbe(nn.Module):
     """Predicts from the actor's encoding whether the gaze of each step's episode is informative.
 
-    ``forward(batch)`` returns the binary cross-entropy against ``("privileged", "gaze_informative")`` and the
-    probe's accuracy (a diagnostic: how well the observations tell the sources apart). The encoder is read, not
-    owned: its parameters stay the actor's, the probe's only parameter is its linear layer.
+    ``forward(batch)`` returns the binary cross-entropy against ``("privileged", "gaze_informative")`` (the caller,
+    :meth:`~bikkle_rl.algorithms.ppo.PPO.update`, checks the batch holds it) and the probe's accuracy (a diagnostic:
+    how well the observations tell the sources apart). The encoder is read, not owned: its parameters stay the
+    actor's, the probe's only parameter is its linear layer.
     """
 
     def __init__(self, actor: ProbabilisticActor):
@@ -49,12 +50,8 @@ class GazeReliabilityProbe(nn.Module):
         return self.logit(self._encoder[0](*(batch.get(key) for key in self.in_keys)))
 
     def forward(self, batch: TensorDictBase) -> tuple[torch.Tensor, torch.Tensor]:
-        informative = batch.get(GAZE_INFORMATIVE_KEY, None)
-        if informative is None:
-            raise KeyError(f"algo.reliability_coeff > 0 needs gaze in the env: the batch has no "
-                           f"{GAZE_INFORMATIVE_KEY!r} (written by GazeInjection)")
         logit = self.logits(batch)
-        target = informative.to(logit.dtype).reshape(logit.shape)
+        target = batch.get(GAZE_INFORMATIVE_KEY).to(logit.dtype).reshape(logit.shape)
         loss = nn.functional.binary_cross_entropy_with_logits(logit, target)
         accuracy = ((logit > 0) == (target > 0.5)).to(logit.dtype).mean()
         return loss, accuracy

@@ -22,7 +22,7 @@ from tensordict.nn import TensorDictModule
 
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.dynamics import PINK
-from bikkle_rl.envs.keys import GAZE_INFORMATIVE_KEY
+from bikkle_rl.envs.keys import gaze_informative
 from bikkle_rl.policies.greedy import GREEDY_IN_KEYS, GreedyActor
 
 GUIDE_ACTION_KEY = "guide_action"
@@ -58,10 +58,7 @@ class GreedyGuide:
         has_target = ((flat.get("pellet_kind") == PINK) & flat.get("pellet_mask")).any(-1)
         step_weight = torch.full_like(has_target, weight, dtype=action.dtype)
         if floor > 0:
-            informative = flat.get(GAZE_INFORMATIVE_KEY, None)
-            if informative is None:
-                raise KeyError("algo.guide_floor > 0 needs gaze in the env: the batch has no "
-                               f"{GAZE_INFORMATIVE_KEY!r} (written by GazeInjection)")
+            informative = gaze_informative(flat, "algo.guide_floor")
             step_weight = step_weight + floor * (~informative.reshape(-1)).to(action.dtype)
         batch.set(GUIDE_ACTION_KEY, action.reshape(*batch.shape, -1))
         batch.set(GUIDE_WEIGHT_KEY, (has_target * step_weight).reshape(batch.shape))

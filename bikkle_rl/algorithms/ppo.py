@@ -21,7 +21,7 @@ from bikkle_rl.algorithms.greedy_guide import (
     guide_weight,
 )
 from bikkle_rl.algorithms.optim import OptimConfig, accelerate, clip_and_step, make_optimizer, schedule_learning_rate
-from bikkle_rl.envs.keys import GAZE_INFORMATIVE_KEY
+from bikkle_rl.envs.keys import GAZE_INFORMATIVE_KEY, gaze_informative
 from bikkle_rl.modules.gaze_adapter import load_weights_keeping_new_adapters
 
 
@@ -191,6 +191,8 @@ class PPO:
         epochs stop after the first whose last minibatch's ``kl_approx`` exceeds ``1.5 * target_kl`` (reported as
         ``epochs_run``).
         """
+        if self.reliability is not None:  # checked once a batch, not in the compiled minibatch step
+            gaze_informative(batch, "algo.reliability_coeff")
         schedule_learning_rate(self.optimizer, self.cfg.optim, progress)
         with torch.no_grad():
             batch = self.advantage(batch)
