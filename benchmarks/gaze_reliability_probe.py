@@ -17,23 +17,18 @@ from __future__ import annotations
 import argparse
 
 import torch
-from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from bikkle_rl.agent_io import load_agent
 from bikkle_rl.algorithms.gaze_reliability import GazeReliabilityProbe
 from bikkle_rl.checkpoint import load_checkpoint
-from bikkle_rl.envs.stack import make_env
-from bikkle_rl.evaluation.protocols import evaluation_stack
+from bikkle_rl.evaluation.rollout import EPISODE_PHASES, gaze_cases, phase_label, record_scenario
 from bikkle_rl.experiment import env_stack
-
-SCENARIOS = ("correlated", "realistic", "uniform", "none")
-PHASES = ((0, 20), (20, 100), (100, None))
 
 
 def probe_beliefs(path: str, protocol: str, arenas: int, seed: int,
                   biases: tuple[float, ...] = ()) -> dict[str, list[float]]:
-    """Per scenario (:data:`SCENARIOS`, then realistic gaze at each of ``biases``), the probe's mean P(informative)
-    in each of :data:`PHASES` of one episode of ``arenas`` arenas."""
+    """Per gaze case (:func:`~bikkle_rl.evaluation.rollout.gaze_cases`), the probe's mean P(informative) in each
+    of :data:`~bikkle_rl.evaluation.rollout.EPISODE_PHASES` of one episode of ``arenas`` arenas."""
     actor, run_config = load_agent(path)
     algo_state = load_checkpoint(path, expected={"algo": None})["algo"]
     if "reliability_probe" not in algo_state:
@@ -41,16 +36,11 @@ def probe_beliefs(path: str, protocol: str, arenas: int, seed: int,
     probe = GazeReliabilityProbe(actor)
     probe.load_state_dict(algo_state["reliability_probe"])
     beliefs = {}
-    cases = [(scenario, scenario, {}) for scenario in SCENARIOS]
-    cases += [(f"realistic, bias {bias}", "realistic", {"high_value_bias": bias}) for bias in biases]
-    for label, scenario, gaze in cases:
-        stack = evaluation_stack(env_stack(run_config, device="cpu", reward_norm=None), protocol, scenario, arenas)
-        env = make_env({**stack, "gaze": {**stack["gaze"], **gaze}}, seed=seed)
-        steps = env.base_env.config.max_steps
-        with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
-            rollout = env.rollout(steps, actor, break_when_any_done=False)
+    for label, scenario, gaze in gaze_cases(biases):
+        rollout = record_scenario(actor, env_stack(run_config), protocol, scenario, arenas, seed, gaze)
+        with torch.no_grad():
             belief = torch.sigmoid(probe.logits(rollout))[..., 0]  # [arenas, steps]
-        beliefs[label] = [belief[:, start:end].mean().item() for start, end in PHASES]
+        beliefs[label] = [belief[:, start:end].mean().item() for start, end in EPISODE_PHASES]
     return beliefs
 
 
@@ -63,7 +53,7 @@ def main() -> None:
     parser.add_argument("--biases", type=float, nargs="*", default=(),
                         help="also realistic gaze at these high-value biases")
     args = parser.parse_args()
-    header = " / ".join(f"steps {start}-{end - 1 if end else 'end'}" for start, end in PHASES)
+    header = " / ".join(phase_label(phase) for phase in EPISODE_PHASES)
     for path in args.checkpoints:
         print(f"{path}\n  P(informative) by scenario: {header}")
         for scenario, phases in probe_beliefs(path, args.protocol, args.arenas, args.seed,

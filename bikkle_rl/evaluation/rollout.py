@@ -10,13 +10,22 @@ from tensordict.nn import TensorDictModuleBase
 from torchrl.envs import EnvBase
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
+from bikkle_rl.envs.stack import make_env
 from bikkle_rl.evaluation.behaviour import TERMS, movement_figures, movement_terms
+from bikkle_rl.evaluation.protocols import evaluation_stack
 
 EVENT_NAMES = ("pink", "blue", "high_value")
 """Per-step touch counts under ``("next", "events", name)``, summed per episode when the env reports them."""
 
 RAW_REWARD_KEY = "raw_reward"
 """Summed instead of ``reward`` when present, so that reward scaling or shaping never leaks into results."""
+
+EPISODE_PHASES = ((0, 20), (20, 100), (100, None))
+"""Step ranges of an episode for diagnostics of trust in gaze: its first looks, before rewards can have shown how
+far they deserve it; the middle; the rest."""
+
+GAZE_SCENARIOS = ("correlated", "realistic", "uniform", "none")
+"""The gaze scenarios the trust targets are read on."""
 
 MOVEMENT_PREFIX = "movement/"
 """Per-episode sums of the movement terms (:mod:`bikkle_rl.evaluation.behaviour`) are returned under this prefix."""
@@ -95,3 +104,28 @@ def evaluate_policy(policy: TensorDictModuleBase, env: EnvBase, num_episodes: in
 def episode_movement(results: dict[str, torch.Tensor]) -> dict[str, float]:
     """The movement figures over all episodes of an :func:`evaluate_policy` result taken with ``movement``."""
     return movement_figures({name: results[MOVEMENT_PREFIX + name].sum().item() for name in TERMS})
+
+
+def gaze_cases(biases: tuple[float, ...] = ()) -> list[tuple[str, str, dict]]:
+    """``(label, scenario, gaze overrides)`` for each of :data:`GAZE_SCENARIOS`, then realistic gaze at each
+    high-value bias (the share of fixations on the high-value pellet; 1/6 is chance among six pellets)."""
+    cases = [(scenario, scenario, {}) for scenario in GAZE_SCENARIOS]
+    return cases + [(f"realistic, bias {bias}", "realistic", {"high_value_bias": bias}) for bias in biases]
+
+
+def phase_label(phase: tuple[int, int | None]) -> str:
+    """``steps 0-19`` for ``(0, 20)``, ``steps 100-end`` for ``(100, None)``."""
+    start, end = phase
+    return f"steps {start}-{end - 1 if end else 'end'}"
+
+
+@torch.no_grad()
+def record_scenario(policy: TensorDictModuleBase, train_stack: dict, protocol: str, scenario: str, arenas: int,
+                    seed: int, gaze: dict | None = None) -> TensorDictBase:
+    """One whole episode in each of ``arenas`` arenas of a protocol's gaze scenario, recorded step by step
+    ([arenas, max_steps]), the policy acting with its mean action; ``gaze`` overrides the scenario's gaze
+    settings (e.g. ``{"high_value_bias": 0.3}``). For diagnostics that need more than per-episode totals."""
+    stack = evaluation_stack(train_stack, protocol, scenario, arenas)
+    env = make_env({**stack, "device": "cpu", "gaze": {**stack["gaze"], **(gaze or {})}}, seed=seed)
+    with set_exploration_type(ExplorationType.DETERMINISTIC):
+        return env.rollout(env.base_env.config.max_steps, policy, break_when_any_done=False)

@@ -1,14 +1,12 @@
 """The reliability-probe benchmark reads the probe a checkpoint saved, per scenario and phase of an episode, and
 names a run that had none."""
 
-from pathlib import Path
-
 import pytest
 import torch
 from benchmark_scripts import benchmark_module
 
 from bikkle_rl.checkpoint import save_checkpoint
-from bikkle_rl.training import train
+from bikkle_rl.evaluation.rollout import EPISODE_PHASES, GAZE_SCENARIOS
 
 
 @pytest.fixture(scope="module")
@@ -17,17 +15,12 @@ def probe_benchmark():
         yield module
 
 
-def test_the_beliefs_are_the_saved_probes_and_a_run_without_one_is_named(probe_benchmark, compose_train, tmp_path):
-    def tiny_gaze_run(run_dir: Path, *overrides: str) -> Path:  # the gaze-value arena and its gaze mixture
-        train(compose_train(run_dir, "env=gaze_value", "total_frames=512", "evaluation.protocol=gaze-value",
-                            "evaluation.episodes=4", "evaluation.curve_episodes=4", *overrides), run_dir)
-        return run_dir / "final.pt"
-
+def test_the_beliefs_are_the_saved_probes_and_a_run_without_one_is_named(probe_benchmark, tiny_gaze_run, tmp_path):
     path = tiny_gaze_run(tmp_path / "probe", "algo.reliability_coeff=0.5")
     beliefs = probe_benchmark.probe_beliefs(str(path), "gaze-value", arenas=4, seed=0, biases=(0.9,))
-    assert list(beliefs) == [*probe_benchmark.SCENARIOS, "realistic, bias 0.9"]
+    assert list(beliefs) == [*GAZE_SCENARIOS, "realistic, bias 0.9"]
     values = torch.tensor(list(beliefs.values()))
-    assert values.shape == (5, len(probe_benchmark.PHASES)) and ((values > 0) & (values < 1)).all()
+    assert values.shape == (5, len(EPISODE_PHASES)) and ((values > 0) & (values < 1)).all()
     assert not torch.allclose(values, torch.full_like(values, 0.5))
     payload = torch.load(path, weights_only=False)
     for tensor in payload["algo"]["reliability_probe"].values():

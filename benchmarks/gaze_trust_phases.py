@@ -1,0 +1,70 @@
+"""Where in an episode a trained agent's return under each gaze scenario is made or lost.
+
+An agent cannot tell uninformative gaze from informative gaze on its first looks: only rewards show how the looks
+fared (the track record) and only many looks show how they spread. If uniform gaze costs an agent against no gaze,
+this tells whether the cost is in the first steps (the price of a prior that trusts looks, which only the mixture's
+weights move) or later (gaze the agent could have learned to ignore and did not). Per checkpoint and gaze case it
+prints the mean return, pinks collected and blues touched per episode in each phase (the first 20 steps, steps
+20-99, steps 100 on), and each case's return against no gaze per phase, the agent acting with its mean action on
+the evaluation protocol's arenas::
+
+    python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_guide/seed_*/mixture/final.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from tensordict.nn import TensorDictModuleBase
+
+from bikkle_rl.agent_io import load_agent
+from bikkle_rl.evaluation.rollout import EPISODE_PHASES, RAW_REWARD_KEY, gaze_cases, phase_label, record_scenario
+from bikkle_rl.experiment import env_stack
+
+FIGURES = ("return", "pink", "blue")
+
+
+def phase_figures(policy: TensorDictModuleBase, train_stack: dict, protocol: str, arenas: int, seed: int,
+                  biases: tuple[float, ...] = ()) -> dict[str, dict[str, list[float]]]:
+    """``{case: {figure: [per phase]}}``: per gaze case (:func:`~bikkle_rl.evaluation.rollout.gaze_cases`), the
+    mean per episode of the raw return and the pink and blue touches within each of
+    :data:`~bikkle_rl.evaluation.rollout.EPISODE_PHASES`, over one episode of ``arenas`` arenas of ``train_stack``
+    (a run's env stack) on the protocol."""
+    figures = {}
+    for label, scenario, gaze in gaze_cases(biases):
+        step = record_scenario(policy, train_stack, protocol, scenario, arenas, seed, gaze)["next"]
+        per_step = {"return": step.get(RAW_REWARD_KEY, step["reward"]), "pink": step["events", "pink"],
+                    "blue": step["events", "blue"]}
+        figures[label] = {name: [values[:, start:end].float().sum(1).mean().item() for start, end in EPISODE_PHASES]
+                          for name, values in per_step.items()}
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoints", nargs="+", help="final.pt or checkpoint files of gaze-reading runs")
+    parser.add_argument("--protocol", default="gaze-value")
+    parser.add_argument("--arenas", type=int, default=500, help="episodes per case (one batch)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--biases", type=float, nargs="*", default=(),
+                        help="also realistic gaze at these high-value biases")
+    args = parser.parse_args()
+    phases = " / ".join(phase_label(phase) for phase in EPISODE_PHASES)
+    for path in args.checkpoints:
+        actor, run_config = load_agent(path)
+        figures = phase_figures(actor, env_stack(run_config), args.protocol, args.arenas, args.seed,
+                                tuple(args.biases))
+        print(f"{path}\n  per episode in {phases}")
+        print(f"  {'case':<22}" + "".join(f"{name:<26}" for name in FIGURES))
+        for case, values in figures.items():
+            print(f"  {case:<22}" + "".join(f"{' / '.join(f'{v:6.2f}' for v in values[name]):<26}"
+                                            for name in FIGURES))
+        print("  return against no gaze")
+        for case, values in figures.items():
+            if case != "none":
+                gaps = [v - w for v, w in zip(values["return"], figures["none"]["return"])]
+                print(f"  {case:<22}" + " / ".join(f"{gap:+6.2f}" for gap in gaps))
+
+
+if __name__ == "__main__":
+    main()
