@@ -5,8 +5,9 @@ fared (the track record) and only many looks show how they spread. If uniform ga
 this tells whether the cost is in the first steps (the price of a prior that trusts looks, which only the mixture's
 weights move) or later (gaze the agent could have learned to ignore and did not). Per checkpoint and gaze case it
 prints the mean return, pinks collected and blues touched per episode in each phase (the first 20 steps, steps
-20-99, steps 100 on), and each case's return against no gaze per phase, the agent acting with its mean action on
-the evaluation protocol's arenas::
+20-99, steps 100 on), of those blues the ones that led the looks (:func:`looked_blue_touches`: the agent following a
+look into a blue), and each case's return against no gaze per phase, the agent acting with its mean action on the
+evaluation protocol's arenas::
 
     python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_guide/seed_*/mixture/final.pt
 """
@@ -15,26 +16,42 @@ from __future__ import annotations
 
 import argparse
 
+import torch
+from tensordict import TensorDictBase
 from tensordict.nn import TensorDictModuleBase
 
 from bikkle_rl.agent_io import load_agent
+from bikkle_rl.envs.dynamics import BLUE
 from bikkle_rl.evaluation.rollout import EPISODE_PHASES, RAW_REWARD_KEY, gaze_cases, phase_label, record_scenario
 from bikkle_rl.experiment import env_stack
 
-FIGURES = ("return", "pink", "blue")
+FIGURES = ("return", "pink", "blue", "looked-at blue")
+
+
+def looked_blue_touches(rollout: TensorDictBase) -> torch.Tensor:
+    """Per step ([arenas, steps] float), the blue touches where the touched blue, the blue nearest the agent before
+    the step, held the largest share of the looks (``pellet_gaze_share``, written by the gaze-evidence transforms);
+    zero where no look has landed yet."""
+    kind, mask, share = rollout["pellet_kind"], rollout["pellet_mask"], rollout["pellet_gaze_share"]
+    blue_distance = torch.where(mask & (kind == BLUE), rollout["pellet_rel"].norm(dim=-1), torch.inf)
+    led = (share.argmax(-1) == blue_distance.argmin(-1)) & (share.amax(-1) > 0)
+    return rollout["next", "events", "blue"].squeeze(-1).float() * led
 
 
 def phase_figures(policy: TensorDictModuleBase, train_stack: dict, protocol: str, arenas: int, seed: int,
                   biases: tuple[float, ...] = ()) -> dict[str, dict[str, list[float]]]:
     """``{case: {figure: [per phase]}}``: per gaze case (:func:`~bikkle_rl.evaluation.rollout.gaze_cases`), the
-    mean per episode of the raw return and the pink and blue touches within each of
-    :data:`~bikkle_rl.evaluation.rollout.EPISODE_PHASES`, over one episode of ``arenas`` arenas of ``train_stack``
-    (a run's env stack) on the protocol."""
+    mean per episode of the raw return, the pink and blue touches and the looked-at blue touches (where the stack
+    keeps the gaze evidence) within each of :data:`~bikkle_rl.evaluation.rollout.EPISODE_PHASES`, over one episode
+    of ``arenas`` arenas of ``train_stack`` (a run's env stack) on the protocol."""
     figures = {}
     for label, scenario, gaze in gaze_cases(biases):
-        step = record_scenario(policy, train_stack, protocol, scenario, arenas, seed, gaze)["next"]
+        rollout = record_scenario(policy, train_stack, protocol, scenario, arenas, seed, gaze)
+        step = rollout["next"]
         per_step = {"return": step.get(RAW_REWARD_KEY, step["reward"]), "pink": step["events", "pink"],
                     "blue": step["events", "blue"]}
+        if "pellet_gaze_share" in rollout:
+            per_step["looked-at blue"] = looked_blue_touches(rollout)
         figures[label] = {name: [values[:, start:end].float().sum(1).mean().item() for start, end in EPISODE_PHASES]
                           for name, values in per_step.items()}
     return figures
@@ -55,10 +72,10 @@ def main() -> None:
         figures = phase_figures(actor, env_stack(run_config), args.protocol, args.arenas, args.seed,
                                 tuple(args.biases))
         print(f"{path}\n  per episode in {phases}")
-        print(f"  {'case':<22}" + "".join(f"{name:<26}" for name in FIGURES))
+        names = [name for name in FIGURES if name in figures["none"]]
+        print(f"  {'case':<22}" + "".join(f"{name:<26}" for name in names))
         for case, values in figures.items():
-            print(f"  {case:<22}" + "".join(f"{' / '.join(f'{v:6.2f}' for v in values[name]):<26}"
-                                            for name in FIGURES))
+            print(f"  {case:<22}" + "".join(f"{' / '.join(f'{v:6.2f}' for v in values[name]):<26}" for name in names))
         print("  return against no gaze")
         for case, values in figures.items():
             if case != "none":

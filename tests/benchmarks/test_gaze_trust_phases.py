@@ -1,10 +1,13 @@
 """The trust-phases benchmark splits each gaze case's episodes into phases that add up to what the evaluation
-measures of the same episodes."""
+measures of the same episodes, and counts a blue touch as looked-at where the touched blue led the looks."""
 
 import pytest
+import torch
 from benchmark_scripts import benchmark_module
+from tensordict import TensorDict
 
 from bikkle_rl.envs.config import BikkleConfig
+from bikkle_rl.envs.dynamics import BLUE, PINK
 from bikkle_rl.evaluation.cells import evaluate_cells, reference_factory
 from bikkle_rl.evaluation.protocols import evaluation_stack
 from bikkle_rl.evaluation.rollout import GAZE_SCENARIOS
@@ -19,7 +22,7 @@ def phases_benchmark():
 
 
 def test_the_phases_add_up_to_the_evaluations_episode_totals(phases_benchmark, compose_train, tmp_path):
-    stack = env_stack(compose_train(tmp_path, "env=gaze_value"))
+    stack = env_stack(compose_train(tmp_path, "env=gaze_value", "model=transformer", "transforms=gaze_trust"))
     arena = BikkleConfig(**evaluation_stack(stack, "gaze-value", "none", 8)["env"])
     figures = phases_benchmark.phase_figures(make_reference_policy("greedy", arena), stack, "gaze-value", arenas=8,
                                              seed=3, biases=(0.9,))
@@ -27,8 +30,23 @@ def test_the_phases_add_up_to_the_evaluations_episode_totals(phases_benchmark, c
     cells = evaluate_cells({"greedy": reference_factory("greedy")}, stack, "gaze-value", list(GAZE_SCENARIOS),
                            episodes=8, seed=3)
     for scenario in GAZE_SCENARIOS:
-        for name in phases_benchmark.FIGURES:
+        for name in ("return", "pink", "blue"):
             total = cells[scenario]["greedy"][name].float().mean().item()
             assert sum(figures[scenario][name]) == pytest.approx(total, abs=1e-4), (scenario, name)
         first, middle, last = figures[scenario]["pink"]  # steps 0-19, 20-99, 100-199: greedy collects all along
         assert 0 < first < middle and 0 < last
+        assert all(0 <= looked <= blue for looked, blue in zip(figures[scenario]["looked-at blue"],
+                                                                figures[scenario]["blue"]))
+
+
+def test_a_blue_touch_counts_as_looked_at_where_the_touched_blue_led_the_looks(phases_benchmark):
+    # three steps of one arena, a pink (slot 0) and two blues (slots 1, 2); blue 2 is the nearest blue throughout
+    rollout = TensorDict({
+        "pellet_kind": torch.tensor([[PINK, BLUE, BLUE]]).expand(1, 3, 3),
+        "pellet_mask": torch.ones(1, 3, 3, dtype=torch.bool),
+        "pellet_rel": torch.tensor([[0.5, 0.0], [0.3, 0.3], [0.05, 0.0]]).expand(1, 3, 3, 2),
+        "pellet_gaze_share": torch.tensor([[[0.0, 0.0, 0.0], [0.1, 0.2, 0.6], [0.7, 0.0, 0.2]]]),
+        ("next", "events", "blue"): torch.tensor([[[1], [1], [1]]]),
+    }, batch_size=[1, 3])
+    # no look yet / blue 2 leads the looks / the pink leads them
+    assert phases_benchmark.looked_blue_touches(rollout).tolist() == [[0.0, 1.0, 0.0]]
