@@ -1,4 +1,5 @@
-"""Where in an episode a trained agent's return under each gaze scenario is made or lost.
+"""Where in an episode a trained agent's return under each gaze scenario is made or lost, and what it believes of
+the gaze there.
 
 An agent cannot tell uninformative gaze from informative gaze on its first looks: only rewards show how the looks
 fared (the track record) and only many looks show how they spread. If uniform gaze costs an agent against no gaze,
@@ -7,9 +8,14 @@ weights move) or later (gaze the agent could have learned to ignore and did not)
 prints the mean return, pinks collected and blues touched per episode in each phase (the first 20 steps, steps
 20-99, steps 100 on), of those blues the ones that led the looks (:func:`looked_blue_touches`: the agent following a
 look into a blue), and each case's return against no gaze per phase, the agent acting with its mean action on the
-evaluation protocol's arenas::
+evaluation protocol's arenas. For a run trained with ``algo.reliability_coeff`` > 0 it adds the mean P(informative)
+its probe reads from the policy's encoding (:mod:`bikkle_rl.algorithms.gaze_reliability`): whether an agent misled
+by uniform gaze lacks the knowledge or does not act on it. ``--biases`` adds realistic gaze at those high-value
+biases (the share of fixations on the high-value pellet; 1/6 is chance among six pellets)::
 
-    python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_guide/seed_*/mixture/final.pt
+    python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_uniform/seed_*/mixture/final.pt
+    python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_reliability/seed_*/mixture/final.pt \
+        --biases 0.15 0.3 0.6 0.9
 """
 
 from __future__ import annotations
@@ -21,11 +27,16 @@ from tensordict import TensorDictBase
 from tensordict.nn import TensorDictModuleBase
 
 from bikkle_rl.agent_io import load_agent
+from bikkle_rl.algorithms.gaze_reliability import GazeReliabilityProbe
+from bikkle_rl.checkpoint import load_checkpoint
 from bikkle_rl.envs.dynamics import BLUE
 from bikkle_rl.evaluation.rollout import EPISODE_PHASES, RAW_REWARD_KEY, gaze_cases, phase_label, record_scenario
 from bikkle_rl.experiment import env_stack
 
-FIGURES = ("return", "pink", "blue", "looked-at blue")
+BELIEF = "P(informative)"
+"""The probe's belief, averaged over a phase's steps; the other figures are sums per episode within the phase."""
+
+FIGURES = ("return", "pink", "blue", "looked-at blue", BELIEF)
 
 
 def looked_blue_touches(rollout: TensorDictBase) -> torch.Tensor:
@@ -38,12 +49,25 @@ def looked_blue_touches(rollout: TensorDictBase) -> torch.Tensor:
     return rollout["next", "events", "blue"].squeeze(-1).float() * led
 
 
+def saved_probe(path: str, actor: TensorDictModuleBase) -> GazeReliabilityProbe | None:
+    """The reliability probe a run saved with its algorithm's state, on ``actor``'s encoder; None if it had none."""
+    state = load_checkpoint(path, expected={"algo": None})["algo"].get("reliability_probe")
+    if state is None:
+        return None
+    probe = GazeReliabilityProbe(actor)
+    probe.load_state_dict(state)
+    return probe
+
+
+@torch.no_grad()
 def phase_figures(policy: TensorDictModuleBase, train_stack: dict, protocol: str, arenas: int, seed: int,
-                  biases: tuple[float, ...] = ()) -> dict[str, dict[str, list[float]]]:
+                  biases: tuple[float, ...] = (),
+                  probe: GazeReliabilityProbe | None = None) -> dict[str, dict[str, list[float]]]:
     """``{case: {figure: [per phase]}}``: per gaze case (:func:`~bikkle_rl.evaluation.rollout.gaze_cases`), the
     mean per episode of the raw return, the pink and blue touches and the looked-at blue touches (where the stack
-    keeps the gaze evidence) within each of :data:`~bikkle_rl.evaluation.rollout.EPISODE_PHASES`, over one episode
-    of ``arenas`` arenas of ``train_stack`` (a run's env stack) on the protocol."""
+    keeps the gaze evidence) within each of :data:`~bikkle_rl.evaluation.rollout.EPISODE_PHASES`, and the
+    ``probe``'s mean belief there when given, over one episode of ``arenas`` arenas of ``train_stack`` (a run's env
+    stack) on the protocol."""
     figures = {}
     for label, scenario, gaze in gaze_cases(biases):
         rollout = record_scenario(policy, train_stack, protocol, scenario, arenas, seed, gaze)
@@ -52,8 +76,13 @@ def phase_figures(policy: TensorDictModuleBase, train_stack: dict, protocol: str
                     "blue": step["events", "blue"]}
         if "pellet_gaze_share" in rollout:
             per_step["looked-at blue"] = looked_blue_touches(rollout)
-        figures[label] = {name: [values[:, start:end].float().sum(1).mean().item() for start, end in EPISODE_PHASES]
-                          for name, values in per_step.items()}
+        if probe is not None:
+            per_step[BELIEF] = torch.sigmoid(probe.logits(rollout))
+        figures[label] = {
+            name: [(values[:, start:end].float().mean() if name == BELIEF
+                    else values[:, start:end].float().sum(1).mean()).item() for start, end in EPISODE_PHASES]
+            for name, values in per_step.items()
+        }
     return figures
 
 
@@ -70,8 +99,8 @@ def main() -> None:
     for path in args.checkpoints:
         actor, run_config = load_agent(path)
         figures = phase_figures(actor, env_stack(run_config), args.protocol, args.arenas, args.seed,
-                                tuple(args.biases))
-        print(f"{path}\n  per episode in {phases}")
+                                tuple(args.biases), saved_probe(path, actor))
+        print(f"{path}\n  per episode in {phases} ({BELIEF}: the mean over the phase's steps)")
         names = [name for name in FIGURES if name in figures["none"]]
         print(f"  {'case':<22}" + "".join(f"{name:<26}" for name in names))
         for case, values in figures.items():

@@ -1,11 +1,14 @@
 """The trust-phases benchmark splits each gaze case's episodes into phases that add up to what the evaluation
-measures of the same episodes, and counts a blue touch as looked-at where the touched blue led the looks."""
+measures of the same episodes, counts a blue touch as looked-at where the touched blue led the looks, and reads the
+reliability probe a checkpoint saved."""
 
 import pytest
 import torch
 from benchmark_scripts import benchmark_module
 from tensordict import TensorDict
 
+from bikkle_rl.agent_io import load_agent
+from bikkle_rl.checkpoint import save_checkpoint
 from bikkle_rl.envs.config import BikkleConfig
 from bikkle_rl.envs.dynamics import BLUE, PINK
 from bikkle_rl.evaluation.cells import evaluate_cells, reference_factory
@@ -50,3 +53,24 @@ def test_a_blue_touch_counts_as_looked_at_where_the_touched_blue_led_the_looks(p
     }, batch_size=[1, 3])
     # no look yet / blue 2 leads the looks / the pink leads them
     assert phases_benchmark.looked_blue_touches(rollout).tolist() == [[0.0, 1.0, 0.0]]
+
+
+def test_the_beliefs_are_the_saved_probes_and_a_run_without_one_has_none(phases_benchmark, tiny_gaze_run, tmp_path):
+    def beliefs(path):
+        actor, run_config = load_agent(str(path))
+        probe = phases_benchmark.saved_probe(str(path), actor)
+        figures = phases_benchmark.phase_figures(actor, env_stack(run_config), "gaze-value", 4, 0, (0.9,), probe)
+        assert list(figures) == [*GAZE_SCENARIOS, "realistic, bias 0.9"]
+        return torch.tensor([case[phases_benchmark.BELIEF] for case in figures.values()]) if probe else figures
+
+    path = tiny_gaze_run(tmp_path / "probe", "algo.reliability_coeff=0.5")
+    values = beliefs(path)
+    assert ((values > 0) & (values < 1)).all() and not torch.allclose(values, torch.full_like(values, 0.5))
+    payload = torch.load(path, weights_only=False)
+    for tensor in payload["algo"]["reliability_probe"].values():
+        tensor.zero_()  # a probe of logit 0 everywhere believes 0.5 in every case and phase
+    save_checkpoint(tmp_path / "zeroed.pt", payload)
+    zeroed = beliefs(tmp_path / "zeroed.pt")
+    torch.testing.assert_close(zeroed, torch.full_like(zeroed, 0.5))
+    without = beliefs(tiny_gaze_run(tmp_path / "without"))
+    assert all(phases_benchmark.BELIEF not in case for case in without.values())
