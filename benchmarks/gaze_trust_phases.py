@@ -13,7 +13,8 @@ its probe reads from the policy's encoding (:mod:`bikkle_rl.algorithms.gaze_reli
 by uniform gaze lacks the knowledge or does not act on it. ``--biases`` adds realistic gaze at those high-value
 biases (the share of fixations on the high-value pellet; 1/6 is chance among six pellets)::
 
-    python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_uniform/seed_*/mixture/final.pt
+    python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_uniform/seed_*/mixture/final.pt \
+        --plot gaze_trust_phases.png
     python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_reliability/seed_*/mixture/final.pt \
         --biases 0.15 0.3 0.6 0.9
 """
@@ -21,7 +22,13 @@ biases (the share of fixations on the high-value pellet; 1/6 is chance among six
 from __future__ import annotations
 
 import argparse
+import textwrap
+from pathlib import Path
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import torch
 from tensordict import TensorDictBase
 from tensordict.nn import TensorDictModuleBase
@@ -86,6 +93,33 @@ def phase_figures(policy: TensorDictModuleBase, train_stack: dict, protocol: str
     return figures
 
 
+def against_no_gaze(figures: dict[str, dict[str, list[float]]]) -> dict[str, list[float]]:
+    """Per gaze case but none, its return within each phase minus the return without gaze there."""
+    return {case: [v - w for v, w in zip(values["return"], figures["none"]["return"])]
+            for case, values in figures.items() if case != "none"}
+
+
+def plot_phases(runs: dict[str, dict[str, dict[str, list[float]]]], path: Path) -> Path:
+    """One panel per run (``{label: phase_figures(...)}``): grouped bars of each case's return against no gaze
+    per phase of the episode."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.6), sharey=True, layout="constrained",
+                             squeeze=False)
+    phases = [phase_label(phase).removeprefix("steps ") for phase in EPISODE_PHASES]
+    for ax, (label, figures) in zip(axes[0], runs.items()):
+        gaps = against_no_gaze(figures)
+        width = 0.8 / len(gaps)
+        for i, (case, values) in enumerate(gaps.items()):
+            ax.bar([j + (i - (len(gaps) - 1) / 2) * width for j in range(len(phases))], values, width, label=case)
+        ax.set_xticks(range(len(phases)), [f"steps {phase}" for phase in phases])
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.set_title(textwrap.fill(label, width=40), fontsize=8)
+    axes[0][0].set_ylabel("return per episode in the phase,\nagainst the same agent without gaze")
+    axes[0][-1].legend(fontsize=8)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", nargs="+", help="final.pt or checkpoint files of gaze-reading runs")
@@ -94,8 +128,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--biases", type=float, nargs="*", default=(),
                         help="also realistic gaze at these high-value biases")
+    parser.add_argument("--plot", type=Path, help="also draw each case's return against no gaze per phase here")
     args = parser.parse_args()
     phases = " / ".join(phase_label(phase) for phase in EPISODE_PHASES)
+    runs = {}
     for path in args.checkpoints:
         actor, run_config = load_agent(path)
         figures = phase_figures(actor, env_stack(run_config), args.protocol, args.arenas, args.seed,
@@ -106,10 +142,11 @@ def main() -> None:
         for case, values in figures.items():
             print(f"  {case:<22}" + "".join(f"{' / '.join(f'{v:6.2f}' for v in values[name]):<26}" for name in names))
         print("  return against no gaze")
-        for case, values in figures.items():
-            if case != "none":
-                gaps = [v - w for v, w in zip(values["return"], figures["none"]["return"])]
-                print(f"  {case:<22}" + " / ".join(f"{gap:+6.2f}" for gap in gaps))
+        for case, gaps in against_no_gaze(figures).items():
+            print(f"  {case:<22}" + " / ".join(f"{gap:+6.2f}" for gap in gaps))
+        runs[path] = figures
+    if args.plot:
+        print(f"plot: {plot_phases(runs, args.plot)}")
 
 
 if __name__ == "__main__":

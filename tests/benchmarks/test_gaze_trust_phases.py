@@ -42,6 +42,14 @@ def test_the_phases_add_up_to_the_evaluations_episode_totals(phases_benchmark, c
                                                                 figures[scenario]["blue"]))
 
 
+def test_each_case_against_no_gaze_per_phase_and_its_plot(phases_benchmark, tmp_path):
+    figures = {"correlated": {"return": [3.0, 9.0, 12.0]}, "uniform": {"return": [2.5, 8.0, 10.0]},
+               "none": {"return": [2.5, 8.5, 11.0]}}
+    assert phases_benchmark.against_no_gaze(figures) == {"correlated": [0.5, 0.5, 1.0], "uniform": [0.0, -0.5, -1.0]}
+    path = phases_benchmark.plot_phases({"run a": figures, "run b": figures}, tmp_path / "phases.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
+
+
 def test_a_blue_touch_counts_as_looked_at_where_the_touched_blue_led_the_looks(phases_benchmark):
     # three steps of one arena, a pink (slot 0) and two blues (slots 1, 2); blue 2 is the nearest blue throughout
     rollout = TensorDict({
