@@ -14,7 +14,7 @@ by uniform gaze lacks the knowledge or does not act on it. ``--biases`` adds rea
 biases (the share of fixations on the high-value pellet; 1/6 is chance among six pellets)::
 
     python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_uniform/seed_*/mixture/final.pt \
-        --plot gaze_trust_phases.png
+        --plot gaze_trust_phases.png --labels "seed 0" "seed 1" "seed 2"
     python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_reliability/seed_*/mixture/final.pt \
         --biases 0.15 0.3 0.6 0.9
 """
@@ -129,10 +129,14 @@ def main() -> None:
     parser.add_argument("--biases", type=float, nargs="*", default=(),
                         help="also realistic gaze at these high-value biases")
     parser.add_argument("--plot", type=Path, help="also draw each case's return against no gaze per phase here")
+    parser.add_argument("--labels", nargs="*", help="the plot's panel titles, one per checkpoint (default: the paths)")
     args = parser.parse_args()
+    labels = args.labels or args.checkpoints
+    if len(labels) != len(args.checkpoints):
+        parser.error(f"--labels: {len(labels)} labels for {len(args.checkpoints)} checkpoints")
     phases = " / ".join(phase_label(phase) for phase in EPISODE_PHASES)
     runs = {}
-    for path in args.checkpoints:
+    for path, label in zip(args.checkpoints, labels):
         actor, run_config = load_agent(path)
         figures = phase_figures(actor, env_stack(run_config), args.protocol, args.arenas, args.seed,
                                 tuple(args.biases), saved_probe(path, actor))
@@ -144,7 +148,7 @@ def main() -> None:
         print("  return against no gaze")
         for case, gaps in against_no_gaze(figures).items():
             print(f"  {case:<22}" + " / ".join(f"{gap:+6.2f}" for gap in gaps))
-        runs[path] = figures
+        runs[label] = figures
     if args.plot:
         print(f"plot: {plot_phases(runs, args.plot)}")
 
