@@ -37,7 +37,7 @@ from bikkle_rl.agent_io import load_agent
 from bikkle_rl.algorithms.gaze_reliability import GazeReliabilityProbe
 from bikkle_rl.checkpoint import load_checkpoint
 from bikkle_rl.envs.dynamics import BLUE
-from bikkle_rl.evaluation.rollout import EPISODE_PHASES, RAW_REWARD_KEY, gaze_cases, phase_label, record_scenario
+from bikkle_rl.evaluation.rollout import EPISODE_PHASES, gaze_cases, phase_label, raw_reward, record_scenario
 from bikkle_rl.experiment import env_stack
 
 BELIEF = "P(informative)"
@@ -79,7 +79,7 @@ def phase_figures(policy: TensorDictModuleBase, train_stack: dict, protocol: str
     for label, scenario, gaze in gaze_cases(biases):
         rollout = record_scenario(policy, train_stack, protocol, scenario, arenas, seed, gaze)
         step = rollout["next"]
-        per_step = {"return": step.get(RAW_REWARD_KEY, step["reward"]), "pink": step["events", "pink"],
+        per_step = {"return": raw_reward(step), "pink": step["events", "pink"],
                     "blue": step["events", "blue"]}
         if "pellet_gaze_share" in rollout:
             per_step["looked-at blue"] = looked_blue_touches(rollout)

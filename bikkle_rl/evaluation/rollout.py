@@ -31,15 +31,19 @@ MOVEMENT_PREFIX = "movement/"
 """Per-episode sums of the movement terms (:mod:`bikkle_rl.evaluation.behaviour`) are returned under this prefix."""
 
 
+def raw_reward(step: TensorDictBase) -> torch.Tensor:
+    """A step's ``("next", ...)`` reward as results count it: :data:`RAW_REWARD_KEY` where the stack scales or
+    shapes the reward, else ``reward``."""
+    reward = step.get(RAW_REWARD_KEY, None)
+    return step["reward"] if reward is None else reward
+
+
 def accumulate(totals: dict[str, torch.Tensor], transition: TensorDictBase, active: torch.Tensor,
                max_speed: float | None = None) -> None:
     """Adds one transition's raw reward, touch counts and length to ``totals`` for the ``active`` [N] arenas,
     and its movement terms when given the arena's ``max_speed``."""
     step = transition["next"]
-    reward = step.get(RAW_REWARD_KEY, None)
-    if reward is None:
-        reward = step["reward"]
-    totals["return"] += reward.reshape(-1) * active
+    totals["return"] += raw_reward(step).reshape(-1) * active
     totals["length"] += active
     for name in EVENT_NAMES:
         if ("events", name) in step.keys(include_nested=True):
