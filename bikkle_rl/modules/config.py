@@ -30,7 +30,9 @@ class ModelConfig:
     ``gaze_adapter``: the hidden width of the transformer's gaze-pellet adapter (see
     :mod:`bikkle_rl.modules.gaze_adapter`), 0 for none; a gaze-only fine-tune adds one to a no-gaze agent.
     ``gaze_token``: whether the transformer's attention sees the gaze token; false leaves gaze to the adapter
-    alone (a no-gaze agent's fine-tune then starts at exactly its play without gaze).
+    alone (a no-gaze agent's fine-tune then starts at exactly its play without gaze). ``gaze_gate``: the hidden
+    width of a gate that scales the adapter and the looks' shares by a trust learned from the gaze's track record
+    (:mod:`bikkle_rl.modules.gaze_gate`), 0 for none; it needs the adapter and ``gaze_token`` false.
 
     ``q_action_input``: where SAC's Q networks read the action: ``head`` joins it to the encoded observation
     before the ``q_layers`` head, ``encoder`` (MLP only) puts it in the encoder's first layer beside the
@@ -48,6 +50,7 @@ class ModelConfig:
     pooling: str = "mean"
     gaze_adapter: int = 0
     gaze_token: bool = True
+    gaze_gate: int = 0
     cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 32])
     q_layers: int = 1
     q_action_input: str = "head"
@@ -85,6 +88,10 @@ class ModelConfig:
             raise ValueError(f"gaze_token must be true or false, got {self.gaze_token!r}")
         if not self.gaze_token and not self.gaze_adapter:
             raise ValueError("gaze_token: false needs gaze_adapter > 0 (otherwise nothing reads gaze)")
+        if self.gaze_gate < 0 or (self.gaze_gate and (self.gaze_token or not self.gaze_adapter)):
+            raise ValueError(f"gaze_gate must be 0, or > 0 with gaze_adapter > 0 and gaze_token false (an ungated gaze "
+                             f"token would bypass the gate), got gaze_gate={self.gaze_gate!r}, "
+                             f"gaze_adapter={self.gaze_adapter!r}, gaze_token={self.gaze_token!r}")
         if self.q_action_input == "encoder" and self.encoder != "mlp":
             raise ValueError(f"q_action_input: encoder needs the mlp encoder, got encoder {self.encoder!r}")
         if self.q_layers < 0:

@@ -45,7 +45,7 @@ def make_encoder(cfg: ModelConfig, observation_spec: Composite, extra_inputs: in
         encoder = MLPEncoder(in_features, gaze_features, cfg.hidden, cfg.mlp_layers, cfg.activation)
     elif cfg.encoder == "transformer":
         encoder = TokenTransformer(cfg.token_width, cfg.transformer_layers, cfg.num_heads, cfg.ff_multiplier,
-                                   cfg.pooling, cfg.gaze_adapter, cfg.gaze_token)
+                                   cfg.pooling, cfg.gaze_adapter, cfg.gaze_token, cfg.gaze_gate)
     else:
         channels, height, width = observation_spec["image"].shape[-3:]
         encoder = CNNEncoder(channels, channels - IMAGE_OBJECT_CHANNELS, height, width, cfg.cnn_channels,

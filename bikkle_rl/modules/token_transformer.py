@@ -7,6 +7,7 @@ from torch import nn
 
 from bikkle_rl.envs.transforms.token_layout import NUM_TOKEN_TYPES, TOKEN_FEATURES, TokenType
 from bikkle_rl.modules.gaze_adapter import GazePelletAdapter
+from bikkle_rl.modules.gaze_gate import GazeTrustGate, gate_gaze_shares
 
 
 class TypedTokenizer(nn.Module):
@@ -121,14 +122,20 @@ class TokenTransformer(nn.Module):
     pathway that trains alone (a gaze-only fine-tune), zero at start. ``gaze_token=False`` drops the gaze token
     from attention and pooling (the adapter still reads it): gaze then reaches the network through the adapter
     alone, so a no-gaze agent given an adapter computes exactly its function without gaze until the adapter trains.
+    ``gaze_gate`` > 0 (with the adapter and no gaze token) adds a :class:`GazeTrustGate` of that hidden width: the
+    adapter's output and the pellets' shares of the looks are scaled by a trust learned from the gaze's track record.
     """
 
     def __init__(self, width: int, num_layers: int, num_heads: int, ff_multiplier: int, pooling: str,
-                 gaze_adapter: int = 0, gaze_token: bool = True):
+                 gaze_adapter: int = 0, gaze_token: bool = True, gaze_gate: int = 0):
         super().__init__()
+        if gaze_gate and (gaze_token or not gaze_adapter):
+            raise ValueError("gaze_gate needs gaze_adapter > 0 and gaze_token false: the gate scales the adapter "
+                             "and the looks' shares, and an ungated gaze token would bypass it")
         self.gaze_token = gaze_token
         self.tokenizer = TypedTokenizer(width)
         self.gaze_adapter = GazePelletAdapter(width, gaze_adapter) if gaze_adapter else None
+        self.gaze_gate = GazeTrustGate(gaze_gate) if gaze_gate else None
         self.blocks = nn.ModuleList(TransformerBlock(width, num_heads, ff_multiplier) for _ in range(num_layers))
         self.final_norm = nn.LayerNorm(width)
         self.query = nn.Parameter(torch.randn(width) * 0.02) if pooling == "query" else None
@@ -148,9 +155,13 @@ class TokenTransformer(nn.Module):
         mask = token_mask.reshape(-1, length).T.bool().contiguous()
 
         tokens = torch.where(mask[..., None], tokens, 0.0)
+        trust = None if self.gaze_gate is None else self.gaze_gate(tokens, token_type)  # [B]
+        if trust is not None:
+            tokens = gate_gaze_shares(tokens, token_type, trust)
         x = self.tokenizer(tokens, token_type)  # [T, B, width]
         if self.gaze_adapter is not None:
-            x = x + self.gaze_adapter(tokens, token_type, mask)
+            adapted = self.gaze_adapter(tokens, token_type, mask)
+            x = x + (adapted if trust is None else adapted * trust[:, None])
         if not self.gaze_token:
             mask = mask & (token_type != int(TokenType.GAZE))
         if self.query is not None:
@@ -197,7 +208,18 @@ class TokenTransformer(nn.Module):
             pooled = (weights * rows).sum(0) / rows.sum(0).clamp_min(1.0)
         return pooled.T.reshape(*tokens.shape[:-2], -1)
 
+    @torch.no_grad()
+    def gaze_trust(self, tokens: torch.Tensor, token_type: torch.Tensor) -> torch.Tensor:
+        """The gate's trust [...] in this step's gaze (inputs as :meth:`forward`'s, leading dims kept); 1 without a
+        gate, where gaze is read unscaled."""
+        if self.gaze_gate is None:
+            return tokens.new_ones(tokens.shape[:-2])
+        length = tokens.shape[-2]
+        flat_tokens = tokens.reshape(-1, length, tokens.shape[-1]).transpose(0, 1)
+        return self.gaze_gate(flat_tokens, token_type.reshape(-1, length).T).reshape(tokens.shape[:-2])
+
     def gaze_parameters(self) -> list[nn.Parameter]:
         adapter = [] if self.gaze_adapter is None else list(self.gaze_adapter.parameters())
+        gate = [] if self.gaze_gate is None else list(self.gaze_gate.parameters())
         token = self.tokenizer.parameters_of(TokenType.GAZE) if self.gaze_token else []
-        return token + adapter
+        return token + adapter + gate
