@@ -10,7 +10,8 @@ prints the mean return, pinks collected and blues touched per episode in each ph
 look into a blue), and each case's return against no gaze per phase, the agent acting with its mean action on the
 evaluation protocol's arenas. For a run trained with ``algo.reliability_coeff`` > 0 it adds the mean P(informative)
 its probe reads from the policy's encoding (:mod:`bikkle_rl.algorithms.gaze_reliability`): whether an agent misled
-by uniform gaze lacks the knowledge or does not act on it. ``--biases`` adds realistic gaze at those high-value
+by uniform gaze lacks the knowledge or does not act on it; for a run with a trust gate on its gaze path
+(``model.gaze_gate``, :mod:`bikkle_rl.modules.gaze_gate`) the gate's mean trust, how far it let gaze in. ``--biases`` adds realistic gaze at those high-value
 biases (the share of fixations on the high-value pellet; 1/6 is chance among six pellets)::
 
     python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_uniform/seed_*/mixture/final.pt \
@@ -39,11 +40,17 @@ from bikkle_rl.checkpoint import load_checkpoint
 from bikkle_rl.envs.dynamics import BLUE
 from bikkle_rl.evaluation.rollout import EPISODE_PHASES, gaze_cases, phase_label, raw_reward, record_scenario
 from bikkle_rl.experiment import env_stack
+from bikkle_rl.modules.token_transformer import TokenTransformer
 
 BELIEF = "P(informative)"
-"""The probe's belief, averaged over a phase's steps; the other figures are sums per episode within the phase."""
+"""The probe's belief, averaged over a phase's steps."""
 
-FIGURES = ("return", "pink", "blue", "looked-at blue", BELIEF)
+TRUST = "gate trust"
+"""The gaze gate's trust, averaged over a phase's steps."""
+
+FIGURES = ("return", "pink", "blue", "looked-at blue", BELIEF, TRUST)
+AVERAGED = (BELIEF, TRUST)
+"""The figures averaged over a phase's steps; the others are sums per episode within the phase."""
 
 
 def looked_blue_touches(rollout: TensorDictBase) -> torch.Tensor:
@@ -54,6 +61,12 @@ def looked_blue_touches(rollout: TensorDictBase) -> torch.Tensor:
     blue_distance = torch.where(mask & (kind == BLUE), rollout["pellet_rel"].norm(dim=-1), torch.inf)
     led = (share.argmax(-1) == blue_distance.argmin(-1)) & (share.amax(-1) > 0)
     return rollout["next", "events", "blue"].squeeze(-1).float() * led
+
+
+def gated_encoder(policy: TensorDictModuleBase) -> TokenTransformer | None:
+    """The policy's transformer where it has a gaze gate, else None."""
+    return next((module for module in policy.modules()
+                 if isinstance(module, TokenTransformer) and module.gaze_gate is not None), None)
 
 
 def saved_probe(path: str, actor: TensorDictModuleBase) -> GazeReliabilityProbe | None:
@@ -73,9 +86,10 @@ def phase_figures(policy: TensorDictModuleBase, train_stack: dict, protocol: str
     """``{case: {figure: [per phase]}}``: per gaze case (:func:`~bikkle_rl.evaluation.rollout.gaze_cases`), the
     mean per episode of the raw return, the pink and blue touches and the looked-at blue touches (where the stack
     keeps the gaze evidence) within each of :data:`~bikkle_rl.evaluation.rollout.EPISODE_PHASES`, and the
-    ``probe``'s mean belief there when given, over one episode of ``arenas`` arenas of ``train_stack`` (a run's env
+    ``probe``'s mean belief there when given and the policy's gaze gate's mean trust where it has one, over one episode of ``arenas`` arenas of ``train_stack`` (a run's env
     stack) on the protocol."""
     figures = {}
+    gated = gated_encoder(policy)
     for label, scenario, gaze in gaze_cases(biases):
         rollout = record_scenario(policy, train_stack, protocol, scenario, arenas, seed, gaze)
         step = rollout["next"]
@@ -85,8 +99,10 @@ def phase_figures(policy: TensorDictModuleBase, train_stack: dict, protocol: str
             per_step["looked-at blue"] = looked_blue_touches(rollout)
         if probe is not None:
             per_step[BELIEF] = torch.sigmoid(probe.logits(rollout))
+        if gated is not None:
+            per_step[TRUST] = gated.gaze_trust(rollout["tokens"], rollout["token_type"])
         figures[label] = {
-            name: [(values[:, start:end].float().mean() if name == BELIEF
+            name: [(values[:, start:end].float().mean() if name in AVERAGED
                     else values[:, start:end].float().sum(1).mean()).item() for start, end in EPISODE_PHASES]
             for name, values in per_step.items()
         }
@@ -140,7 +156,7 @@ def main() -> None:
         actor, run_config = load_agent(path)
         figures = phase_figures(actor, env_stack(run_config), args.protocol, args.arenas, args.seed,
                                 tuple(args.biases), saved_probe(path, actor))
-        print(f"{path}\n  per episode in {phases} ({BELIEF}: the mean over the phase's steps)")
+        print(f"{path}\n  per episode in {phases} ({' and '.join(AVERAGED)}: the mean over the phase's steps)")
         names = [name for name in FIGURES if name in figures["none"]]
         print(f"  {'case':<22}" + "".join(f"{name:<26}" for name in names))
         for case, values in figures.items():

@@ -82,3 +82,24 @@ def test_the_beliefs_are_the_saved_probes_and_a_run_without_one_has_none(phases_
     torch.testing.assert_close(zeroed, torch.full_like(zeroed, 0.5))
     without = beliefs(tiny_gaze_run(tmp_path / "without"))
     assert all(phases_benchmark.BELIEF not in case for case in without.values())
+
+
+def test_the_trust_is_the_gaze_gates_and_a_run_without_one_has_none(phases_benchmark, tiny_gaze_run, tmp_path):
+    path = tiny_gaze_run(tmp_path / "gate", "model=transformer", "transforms=gaze_trust", "model.gaze_adapter=8",
+                         "model.gaze_token=false", "model.gaze_gate=8")
+    actor, run_config = load_agent(str(path))
+
+    def trusts():
+        figures = phases_benchmark.phase_figures(actor, env_stack(run_config), "gaze-value", 4, 0)
+        return torch.tensor([case[phases_benchmark.TRUST] for case in figures.values()])
+
+    assert ((trusts() > 0) & (trusts() < 1)).all()
+    gate = phases_benchmark.gated_encoder(actor).gaze_gate
+    with torch.no_grad():
+        gate.net[-1].weight.zero_()
+        gate.net[-1].bias.fill_(-1.0)  # a gate of logit -1 for every record trusts sigmoid(-1) in every case and phase
+    torch.testing.assert_close(trusts(), torch.full((len(GAZE_SCENARIOS), 3), torch.sigmoid(torch.tensor(-1.0)).item()))
+    plain, plain_config = load_agent(str(tiny_gaze_run(tmp_path / "plain", "model=transformer")))
+    assert phases_benchmark.gated_encoder(plain) is None
+    figures = phases_benchmark.phase_figures(plain, env_stack(plain_config), "gaze-value", 4, 0)
+    assert all(phases_benchmark.TRUST not in case for case in figures.values())
