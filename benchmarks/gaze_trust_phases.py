@@ -11,8 +11,9 @@ look into a blue), and each case's return against no gaze per phase, the agent a
 evaluation protocol's arenas. For a run trained with ``algo.reliability_coeff`` > 0 it adds the mean P(informative)
 its probe reads from the policy's encoding (:mod:`bikkle_rl.algorithms.gaze_reliability`): whether an agent misled
 by uniform gaze lacks the knowledge or does not act on it; for a run with a trust gate on its gaze path
-(``model.gaze_gate``, :mod:`bikkle_rl.modules.gaze_gate`) the gate's mean trust, how far it let gaze in. ``--biases`` adds realistic gaze at those high-value
-biases (the share of fixations on the high-value pellet; 1/6 is chance among six pellets)::
+(``model.gaze_gate``, :mod:`bikkle_rl.modules.gaze_gate`) the gate's mean trust, how far it let gaze in.
+``--biases`` adds realistic gaze at those high-value biases (the share of fixations on the high-value pellet; 1/6 is
+chance among six pellets)::
 
     python benchmarks/gaze_trust_phases.py outputs/benchmarks/gaze_value_trust_uniform/seed_*/mixture/final.pt \
         --plot gaze_trust_phases.png --labels "seed 0" "seed 1" "seed 2"
@@ -86,8 +87,8 @@ def phase_figures(policy: TensorDictModuleBase, train_stack: dict, protocol: str
     """``{case: {figure: [per phase]}}``: per gaze case (:func:`~bikkle_rl.evaluation.rollout.gaze_cases`), the
     mean per episode of the raw return, the pink and blue touches and the looked-at blue touches (where the stack
     keeps the gaze evidence) within each of :data:`~bikkle_rl.evaluation.rollout.EPISODE_PHASES`, and the
-    ``probe``'s mean belief there when given and the policy's gaze gate's mean trust where it has one, over one episode of ``arenas`` arenas of ``train_stack`` (a run's env
-    stack) on the protocol."""
+    ``probe``'s mean belief there when given and the policy's gaze gate's mean trust where it has one, over one
+    episode of ``arenas`` arenas of ``train_stack`` (a run's env stack) on the protocol."""
     figures = {}
     gated = gated_encoder(policy)
     for label, scenario, gaze in gaze_cases(biases):

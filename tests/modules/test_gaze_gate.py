@@ -16,7 +16,8 @@ def scenes_with_records(num: int, generator: torch.Generator):
     """Random scenes whose pellets hold shares of the looks and whose round token holds a track record."""
     scenes = random_scenes(num, generator, gaze_valid_prob=1.0)
     tokens = scenes["tokens"]
-    tokens[:, 1:GAZE_SLOT, 3] = torch.rand(num, GAZE_SLOT - 1, generator=generator) * scenes["token_mask"][:, 1:GAZE_SLOT]
+    shares = torch.rand(num, GAZE_SLOT - 1, generator=generator)
+    tokens[:, 1:GAZE_SLOT, 3] = shares * scenes["token_mask"][:, 1:GAZE_SLOT]
     tokens[:, -1, 1:3] = torch.rand(num, 2, generator=generator)
     return scenes
 
