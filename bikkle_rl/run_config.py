@@ -126,6 +126,7 @@ class EvaluateConfig:
     episodes: int = MISSING
     references: list[str] = MISSING
     oracle_checkpoint: str | None = None
+    pool_earlier: int = 0
     movement: bool = MISSING
     deterministic: bool = MISSING
     video: Any = MISSING  # true | false | attention: checked by check_evaluate_config (OmegaConf has no bool | str)
@@ -410,6 +411,7 @@ def check_evaluate_config(cfg: Any) -> None:
     check_runtime(run)
     check_file("checkpoint", run.checkpoint)
     check_file("oracle_checkpoint", run.oracle_checkpoint)
+    check_at_least("pool_earlier", run.pool_earlier, 0, " (0: the checkpoint alone)")
     if not (isinstance(run.video, bool) or run.video == "attention"):
         raise ConfigError(f"video={run.video!r}: must be true, false or attention (the videos with the transformer's "
                           "attention drawn)")

@@ -1,6 +1,7 @@
 """The evaluation recipe: agreement with a gymnasium loop, load_agent round trip, clear errors, the report."""
 
 import json
+import shutil
 
 import gymnasium
 import imageio.v2 as imageio
@@ -19,6 +20,7 @@ from bikkle_rl.envs.video import legend_strip
 from bikkle_rl.evaluation import evaluate_policy
 from bikkle_rl.evaluation.agent_evaluation import run_evaluation
 from bikkle_rl.evaluation.attention_video import ATTENTION_LEGEND
+from bikkle_rl.evaluation.pooling import pooled_seed
 from bikkle_rl.evaluation.protocols import evaluation_stack
 from bikkle_rl.experiment import env_stack
 from bikkle_rl.policies import make_reference_policy
@@ -62,13 +64,14 @@ def test_evaluator_matches_a_gymnasium_loop_on_the_same_seeds(protocol):
 
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
-    """Checkpoints of two tiny training runs: an MLP agent with gaze and an MLP oracle agent without."""
+    """Checkpoints of two tiny training runs: an MLP agent with gaze (two iterations, a numbered checkpoint after
+    each) and an MLP oracle agent without."""
     root = tmp_path_factory.mktemp("runs")
-    common = ["model=mlp", "env=gaze_value", "num_envs=32", "algo.frames_per_env=16", "total_frames=512",
-              "checkpoint.every_frames=512", "evaluation.protocol=gaze-value", "evaluation.curve_episodes=8",
-              "compile=false"]
+    common = ["model=mlp", "env=gaze_value", "num_envs=32", "algo.frames_per_env=16", "checkpoint.every_frames=512",
+              "evaluation.protocol=gaze-value", "evaluation.curve_episodes=8", "compile=false"]
     paths = {}
-    for name, overrides in (("agent", ["gaze=correlated"]), ("oracle", ["gaze=none", "oracle=true"])):
+    for name, overrides in (("agent", ["gaze=correlated", "total_frames=1024"]),
+                            ("oracle", ["gaze=none", "oracle=true", "total_frames=512"])):
         cfg = compose_config("train", [*common, *overrides, f"logger.log_dir={root / name}"])
         train(cfg, root / name)
         paths[name] = root / name / "final.pt"
@@ -143,6 +146,42 @@ def test_oracle_agent_gives_gain_max(tiny_runs, tmp_path):
     expected = output["results"]["none"]["oracle"]["mean"] - output["results"]["none"]["agent"]["mean"]
     assert output["gaze_value"]["gain_max"]["value"] == pytest.approx(expected)
     assert "'oracle'" in output["gaze_value"]["oracle_source"]
+
+
+def test_pooled_evaluation_holds_each_checkpoints_episodes_on_its_own_layouts(tiny_runs, tmp_path):
+    earlier = tiny_runs["agent"].parent / "checkpoints" / "checkpoint_000000000512.pt"
+    common = ["protocol=gaze-value", "scenarios=[correlated,none]", "episodes=8", "references=[greedy]",
+              "video=false", "movement=true"]
+    pooled = run_evaluation(compose_evaluate(f"checkpoint={tiny_runs['agent']}", "pool_earlier=1", *common,
+                                             f"out_dir={tmp_path / 'pooled'}"))
+    final = run_evaluation(compose_evaluate(f"checkpoint={tiny_runs['agent']}", *common, "seed=0",
+                                            f"out_dir={tmp_path / 'final'}"))
+    before = run_evaluation(compose_evaluate(f"checkpoint={earlier}", *common, f"seed={pooled_seed(0, 1)}",
+                                             f"out_dir={tmp_path / 'earlier'}"))
+    for scenario in ("correlated", "none"):
+        for policy in ("agent", "greedy"):
+            alone = (final["returns"][scenario][policy], before["returns"][scenario][policy])
+            assert torch.equal(pooled["returns"][scenario][policy], torch.cat(alone)), (scenario, policy)
+            assert pooled["results"][scenario][policy]["episodes"] == 16
+    assert not torch.equal(*(run["returns"]["none"]["greedy"] for run in (final, before)))  # layouts of its own
+    data = json.loads((tmp_path / "pooled" / "eval.json").read_text())
+    assert data["pooled_with"] == [str(earlier)] and "pooled with 1 earlier" in data["title"]
+
+
+def test_pooling_more_checkpoints_than_the_run_kept_or_another_arenas_fails_clearly(tiny_runs, tmp_path):
+    with pytest.raises(ConfigError, match="pool_earlier=2: .* has 1 earlier"):
+        run_evaluation(compose_evaluate(f"checkpoint={tiny_runs['agent']}", "pool_earlier=2", f"out_dir={tmp_path}"))
+    with pytest.raises(ConfigError, match="pool_earlier=-1: must be >= 0"):
+        run_evaluation(compose_evaluate(f"checkpoint={tiny_runs['agent']}", "pool_earlier=-1", f"out_dir={tmp_path}"))
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_runs["agent"].parent, run_dir)
+    earlier = run_dir / "checkpoints" / "checkpoint_000000000512.pt"
+    payload = load_checkpoint(earlier)
+    payload["config"]["env"]["shaping"] = 0.5
+    torch.save(payload, earlier)
+    with pytest.raises(ConfigError, match="checkpoint_000000000512.pt' was trained on another arena"):
+        run_evaluation(compose_evaluate(f"checkpoint={run_dir / 'final.pt'}", "pool_earlier=1", "episodes=4",
+                                        "protocol=gaze-value", "video=false", f"out_dir={tmp_path / 'out'}"))
 
 
 def test_references_and_video_without_value_of_gaze(tiny_runs, tmp_path):
