@@ -35,6 +35,12 @@ with: the oracle agent, trained without gaze, is misled by gaze it never saw), w
                                                                             # run's newest checkpoint (its learning
                                                                             # curve too); the oracle agents, finished
                                                                             # at 11.2 M, train on to 16.8 M
+    python benchmarks/gaze_value.py --part value --reuse --seeds 3 --jobs 3 --frames 11200000 \\
+        --oracle-frames 16800000 --train-override model.gaze_adapter=32 \\
+        --pool-earlier 2                                                    # the finished runs evaluated again,
+                                                                            # each gaze agent's final checkpoint
+                                                                            # pooled with the two saved before it
+                                                                            # (into seed_*/evaluation_pooled_2)
     python benchmarks/gaze_value.py --seeds 1 --frames 512 --episodes 16 \\
         --train-override num_envs=32 algo.frames_per_env=16                # a quick check that it runs
     python benchmarks/gaze_value.py --device cuda --minutes 3 --train-override num_envs=4096 \\
@@ -179,13 +185,19 @@ def agent_runs(args: argparse.Namespace) -> dict[str, tuple]:
     return runs
 
 
+def evaluation_name(args: argparse.Namespace) -> str:
+    """The folder of a seed's evaluation: ``evaluation``, or ``evaluation_pooled_N`` beside it when pooled."""
+    return f"evaluation_pooled_{args.pool_earlier}" if args.pool_earlier else "evaluation"
+
+
 def evaluate_agent(seed: int, agent: Path, oracle: Path | None, args: argparse.Namespace) -> dict:
-    """The gaze-value evaluation of the correlated-gaze agent (gain, gain_max, references)."""
+    """The gaze-value evaluation of the correlated-gaze agent (gain, gain_max, references), with ``--pool-earlier``
+    pooled with its run's last checkpoints before the final one."""
     return run_evaluation(compose_config("evaluate", [
         f"checkpoint={agent}", f"oracle_checkpoint={oracle or 'null'}", f"protocol={PROTOCOL}",
         f"scenarios=[{','.join(SCENARIOS)}]", f"episodes={args.episodes}", "references=[greedy,greedy-gaze]",
         "video=false", f"seed={seed}", f"device={args.device}", f"cpu_threads={args.threads}",
-        f"out_dir={seed_dir(seed, args) / 'evaluation'}"]))
+        f"pool_earlier={args.pool_earlier}", f"out_dir={seed_dir(seed, args) / evaluation_name(args)}"]))
 
 
 def finetune_gaze_only(seed: int, no_gaze: Path, args: argparse.Namespace) -> dict:
@@ -315,6 +327,10 @@ def main() -> None:
     parser.add_argument("--oracle", choices=("agent", "gaze"), default="agent",
                         help="gain_max from a trained oracle agent, or from the agent under exact gaze")
     parser.add_argument("--episodes", type=int, default=1000, help="evaluation episodes per scenario and policy")
+    parser.add_argument("--pool-earlier", type=int, default=0,
+                        help="also evaluate the gaze agent's N checkpoints before its final one (a run keeps 2), "
+                             "each on layouts of its own, their episodes pooled: the verdicts of the run's last "
+                             "stretch, steadier than one checkpoint's")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of each run")
     parser.add_argument("--jobs", type=int, default=1,
@@ -340,7 +356,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/gaze_value"))
     args = parser.parse_args()
     for name, least in (("seeds", 1), ("first_seed", 0), ("jobs", 1), ("frames", 1), ("finetune_frames", 1),
-                          ("oracle_frames", 1)):
+                          ("oracle_frames", 1), ("pool_earlier", 0)):
         if getattr(args, name) is not None and getattr(args, name) < least:
             parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {getattr(args, name)}")
     if args.oracle_frames is not None and args.oracle != "agent":
