@@ -28,7 +28,13 @@ from bikkle_rl.evaluation.cells import (
     summarize_returns,
 )
 from bikkle_rl.evaluation.gaze_value import format_gaze_value, gaze_value_from_returns
-from bikkle_rl.evaluation.pooling import earlier_checkpoints, pool_cells, pooled_seed
+from bikkle_rl.evaluation.pooling import (
+    earlier_checkpoints,
+    format_pooled_parts,
+    pool_cells,
+    pooled_parts,
+    pooled_seed,
+)
 from bikkle_rl.evaluation.protocols import evaluation_stack, scenario_label
 from bikkle_rl.evaluation.report import record_video, write_report
 from bikkle_rl.evaluation.rollout import episode_movement
@@ -103,10 +109,10 @@ def run_evaluation(cfg: DictConfig) -> dict:
                                                  cfg.protocol, scenarios, cfg.episodes, seed, str(device),
                                                  deterministic, movement))
 
-    cells = checkpoint_cells(actor, cfg.seed)
-    if pooled:
-        cells = pool_cells([cells, *(checkpoint_cells(pooled_actor(path, stack, device), pooled_seed(cfg.seed, index))
-                                     for index, path in enumerate(pooled, start=1))])
+    parts = [checkpoint_cells(actor, cfg.seed)]
+    parts += [checkpoint_cells(pooled_actor(path, stack, device), pooled_seed(cfg.seed, index))
+              for index, path in enumerate(pooled, start=1)]
+    cells = pool_cells(parts)
     returns = returns_of(cells)
     results = summarize_returns(returns, cfg.seed)
     gaze_value = gaze_value_from_returns(returns, oracle="oracle" if cfg.oracle_checkpoint else None,
@@ -119,12 +125,14 @@ def run_evaluation(cfg: DictConfig) -> dict:
     figures, movement_md = movement_table(cells) if movement else (None, "")
     extra = {"checkpoint": str(cfg.checkpoint), "oracle_checkpoint": cfg.oracle_checkpoint,
              "protocol": cfg.protocol, "seed": cfg.seed, "deterministic": deterministic,
-             "gaze_value": gaze_value, "movement": figures, "pooled_with": [str(path) for path in pooled]}
+             "gaze_value": gaze_value, "movement": figures,
+             "pooled": pooled_parts([cfg.checkpoint, *pooled], parts, cfg.seed) if pooled else []}
     paths = write_report(results, out_dir, title, extra, config=run_config)
     with paths["table"].open("a") as table:
         if gaze_value is not None:
             table.write(f"\n```\n{format_gaze_value(gaze_value)}\n```\n")
         table.write(movement_md)
+        table.write(format_pooled_parts(extra["pooled"]))
     if video:
         for scenario in scenarios:
             video_stack = {**evaluation_stack(stack, cfg.protocol, scenario, num_envs=4), "device": str(device)}

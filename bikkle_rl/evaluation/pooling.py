@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from bikkle_rl.checkpoint import load_checkpoint
-from bikkle_rl.evaluation.cells import Cells
+from bikkle_rl.evaluation.cells import Cells, returns_of, summarize_returns
 from bikkle_rl.run_config import ConfigError
 from bikkle_rl.run_directory import CHECKPOINT_DIR, run_dir_of
 
@@ -55,3 +55,24 @@ def pool_cells(parts: Sequence[Cells]) -> Cells:
     first = parts[0]
     return {scenario: {name: {key: torch.cat([part[scenario][name][key] for part in parts]) for key in results}
                        for name, results in row.items()} for scenario, row in first.items()}
+
+
+def pooled_parts(checkpoints: Sequence[str | Path], parts: Sequence[Cells], seed: int) -> list[dict]:
+    """Each pooled checkpoint's own figures, as ``eval.json`` keeps them beside the pooled ones: its path, the seed
+    of its layouts and ``{scenario: {policy: summary}}`` over its episodes alone (the first: the checkpoint asked
+    for, exactly its evaluation without pooling)."""
+    return [{"checkpoint": str(path), "layout_seed": pooled_seed(seed, index),
+             "results": summarize_returns(returns_of(part), seed)}
+            for index, (path, part) in enumerate(zip(checkpoints, parts, strict=True))]
+
+
+def format_pooled_parts(parts: Sequence[dict]) -> str:
+    """The markdown table of the agent's mean return per pooled checkpoint and scenario (empty when not pooled)."""
+    if not parts:
+        return ""
+    scenarios = list(parts[0]["results"])
+    lines = ["\nThe agent per pooled checkpoint (mean return; each on layouts of its own):\n",
+             "| checkpoint | " + " | ".join(scenarios) + " |", "|---|" + "---|" * len(scenarios)]
+    lines += [f"| {Path(part['checkpoint']).name} | " + " | ".join(
+        f"{part['results'][scenario]['agent']['mean']:.2f}" for scenario in scenarios) + " |" for part in parts]
+    return "\n".join(lines) + "\n"

@@ -165,7 +165,11 @@ def test_pooled_evaluation_holds_each_checkpoints_episodes_on_its_own_layouts(ti
             assert pooled["results"][scenario][policy]["episodes"] == 16
     assert not torch.equal(*(run["returns"]["none"]["greedy"] for run in (final, before)))  # layouts of its own
     data = json.loads((tmp_path / "pooled" / "eval.json").read_text())
-    assert data["pooled_with"] == [str(earlier)] and "pooled with 1 earlier" in data["title"]
+    assert "pooled with 1 earlier" in data["title"]
+    assert [part["checkpoint"] for part in data["pooled"]] == [str(tiny_runs["agent"]), str(earlier)]
+    for part, alone in zip(data["pooled"], (final, before), strict=True):  # each checkpoint's own figures kept
+        assert part["results"]["none"]["agent"]["mean"] == pytest.approx(alone["results"]["none"]["agent"]["mean"])
+    assert "| checkpoint_000000000512.pt |" in (tmp_path / "pooled" / "eval.md").read_text()
 
 
 def test_pooling_more_checkpoints_than_the_run_kept_or_another_arenas_fails_clearly(tiny_runs, tmp_path):
