@@ -2,7 +2,7 @@
 per group, scenario and policy.
 
 Runs are comparable when they were evaluated alike (protocol, scenarios, deterministic actions, an oracle agent or
-not for ``gain_max``) and trained alike: the same run config (model, algorithm, gaze, arena, budget
+not for ``gain_max``, how many checkpoints' episodes were pooled) and trained alike: the same run config (model, algorithm, gaze, arena, budget
 ``total_frames``, fine-tune or not...) but for what differs from seed to seed or machine to machine
 (``UNCOMPARED_SETTINGS``). A run's config is the one its evaluated agent was trained with: the ``config`` entry of its
 ``eval.json`` if it has one, else that of the agent's checkpoint (``final.pt`` of the run directory holding
@@ -127,6 +127,7 @@ def comparable_settings(data: Mapping, config: Mapping | None) -> dict[str, str]
         "scenarios": json.dumps(sorted(data["results"])),
         "deterministic": json.dumps(data.get("deterministic", True)),
         "oracle_agent": json.dumps(bool(data.get("oracle_checkpoint"))),
+        "pooled_checkpoints": json.dumps(len(data.get("pooled") or [None])),  # 1: one checkpoint's episodes
     }
     if config is not None:
         filled = with_schema_defaults(config)  # a field added since, at its default, still matches

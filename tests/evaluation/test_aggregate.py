@@ -121,19 +121,22 @@ def training_run(root, name, agent_mean, run_config, protocol=None):
     return root / name
 
 
-def evaluation(root, name, agent_mean, checkpoint, protocol="seed"):
-    """An ``eval.json`` as ``bikkle-eval`` writes it, naming the checkpoint it evaluated."""
+def evaluation(root, name, agent_mean, checkpoint, protocol="seed", pooled=0):
+    """An ``eval.json`` as ``bikkle-eval`` writes it, naming the checkpoint it evaluated (``pooled``: with that many
+    checkpoints' episodes, ``pool_earlier`` + 1)."""
     path = write_run(root, name, agent_mean)
     data = json.loads(path.read_text())
+    parts = [{"checkpoint": str(checkpoint), "layout_seed": 1000 * index, "results": data["results"]}
+             for index in range(pooled)]
     path.write_text(json.dumps({**data, "checkpoint": str(checkpoint), "protocol": protocol, "seed": 0,
-                                "deterministic": True}))
+                                "deterministic": True, "pooled": parts}))
     return path
 
 
 @pytest.fixture
 def unlike(tmp_path):
     """Three comparable seeds, and runs that differ from them in model, algorithm, budget, gaze, learning rate or
-    evaluation protocol, each of which must stay out of their IQM."""
+    evaluation protocol, or pooled over three checkpoints, each of which must stay out of their IQM."""
     root = tmp_path / "outputs"
     for seed, mean in enumerate([10.0, 12.0, 14.0]):
         training_run(root, f"mlp_{seed}", mean, config(seed))
@@ -143,12 +146,13 @@ def unlike(tmp_path):
     training_run(root, "uniform_gaze", 100.0, config(gaze="uniform"))
     training_run(root, "fast", 100.0, config(lr=1e-3))
     evaluation(root, "mlp_0_gaze_value", 100.0, root / "mlp_0" / "final.pt", protocol="gaze-value")
+    evaluation(root, "mlp_1_pooled", 100.0, root / "mlp_1" / "final.pt", pooled=3)
     return root
 
 
 def test_unlike_runs_are_aggregated_apart(unlike):
     groups = group_runs(map(describe_run, find_eval_files([unlike])))
-    assert len(groups) == 7
+    assert len(groups) == 8
     by_size = sorted(groups, key=lambda group: len(group.runs))
     pooled = by_size[-1]
     assert [run.run_dir.name for run in pooled.runs] == ["mlp_0", "mlp_1", "mlp_2"]
@@ -158,6 +162,7 @@ def test_unlike_runs_are_aggregated_apart(unlike):
     assert results[3]["results"]["correlated"]["agent"]["iqm"] == pytest.approx(12.0)
     assert results[3]["settings"]["model.encoder"] == "mlp" and results[3]["settings"]["protocol"] == "seed"
     assert {group.settings["protocol"] for group in groups} == {'"seed"', '"gaze-value"'}
+    assert {group.settings["pooled_checkpoints"] for group in groups} == {"1", "3"}
 
 
 def test_a_run_is_counted_once(tmp_path):
@@ -182,17 +187,17 @@ def test_a_run_is_counted_once(tmp_path):
 def test_command_line_states_each_group_its_runs_seeds_and_settings(unlike, tmp_path, capsys):
     aggregate_main([str(unlike), "--out", str(tmp_path / "agg")])
     out = capsys.readouterr().out
-    assert "7 groups" in out and "| correlated | 12.00 [" in out
+    assert "8 groups" in out and "| correlated | 12.00 [" in out
     for name in ("mlp_0", "mlp_1", "mlp_2", "transformer", "sac", "short", "uniform_gaze", "fast"):
         assert str(unlike.resolve() / name) in out
     assert "seed 2" in out
     for setting in ("protocol=gaze-value", "model.encoder=transformer", "algo.name=sac", "total_frames=1000000",
-                    "gaze.source=uniform", "algo.optim.lr=0.001"):
+                    "gaze.source=uniform", "algo.optim.lr=0.001", "pooled_checkpoints=3"):
         assert setting in out, setting
     assert "lr=0.001" not in out.split("other settings that vary between groups:")[0]  # not a headline setting
     assert sorted(p.name for p in (tmp_path / "agg").glob("aggregate_*.png")) == [f"aggregate_{i}.png"
-                                                                                 for i in range(1, 8)]
-    assert len(json.loads((tmp_path / "agg" / "aggregate.json").read_text())["groups"]) == 7
+                                                                                 for i in range(1, 9)]
+    assert len(json.loads((tmp_path / "agg" / "aggregate.json").read_text())["groups"]) == 8
 
 
 def test_strict_refuses_to_pool_unlike_runs(unlike, tmp_path, capsys):
