@@ -232,22 +232,54 @@ def report_value(evaluation: dict) -> dict:
             **report_trust(evaluation), "evaluation": str(evaluation["paths"]["json"])}
 
 
-def report_trust(evaluation: dict) -> dict:
-    """Prints how far the agent trusts gaze: without gaze against greedy, under uniform gaze against none, and the
-    share of the oracle's gain over greedy it captures under each source of :data:`TRUST_SHARES`."""
-    agent = {scenario: cells["agent"] for scenario, cells in evaluation["results"].items()}
-    greedy = evaluation["results"]["correlated"]["greedy"]
-    oracle = evaluation["gaze_value"]["gain_max"]["value"] + agent["none"]["mean"]
-    print(f"trust: agent without gaze {ci(agent['none'])} vs greedy {ci(greedy)}; under uniform gaze "
-          f"{ci(agent['uniform'])}; oracle {oracle:.2f}")
+def oracle_return(results: dict) -> float:
+    """The oracle's mean return in an evaluation's cells: the oracle agent's without gaze when there is one, else the
+    agent's under exact gaze (as :func:`~bikkle_rl.evaluation.gaze_value.gaze_value_from_returns` reads it)."""
+    return results["none"]["oracle"]["mean"] if "oracle" in results["none"] else results["oracle"]["agent"]["mean"]
+
+
+def trust_verdicts(results: dict) -> tuple[dict, dict]:
+    """``(verdicts, shares)`` of the trust targets on one evaluation's cells ``{scenario: {policy: summary}}``: the
+    agent without gaze against greedy, under uniform gaze against none, and the share of the oracle's gain over
+    greedy it captures under each source of :data:`TRUST_SHARES`."""
+    agent = {scenario: cells["agent"] for scenario, cells in results.items()}
+    greedy = results["correlated"]["greedy"]
+    # a share of no gain (an oracle at or below greedy) means nothing
+    oracle_gain = oracle_return(results) - greedy["mean"]
+    shares = {source: (agent[source]["mean"] - greedy["mean"]) / oracle_gain if oracle_gain > 0 else float("nan")
+              for source in TRUST_SHARES}
     verdicts = {"no_gaze_floor": agent["none"]["ci_high"] >= greedy["ci_low"],
-                "uniform_harmless": agent["uniform"]["ci_high"] >= agent["none"]["ci_low"]}
-    oracle_gain = oracle - greedy["mean"]  # a share of no gain (an oracle at or below greedy) means nothing
+                "uniform_harmless": agent["uniform"]["ci_high"] >= agent["none"]["ci_low"],
+                **{f"{source}_share": shares[source] >= least for source, least in TRUST_SHARES.items()}}
+    return verdicts, shares
+
+
+def report_trust(evaluation: dict) -> dict:
+    """Prints how far the agent trusts gaze (:func:`trust_verdicts`); for a pooled evaluation also each checkpoint's
+    own figures, whose verdicts are returned under ``per_checkpoint``."""
+    results = evaluation["results"]
+    agent, greedy = {scenario: cells["agent"] for scenario, cells in results.items()}, results["correlated"]["greedy"]
+    verdicts, shares = trust_verdicts(results)
+    print(f"trust: agent without gaze {ci(agent['none'])} vs greedy {ci(greedy)}; under uniform gaze "
+          f"{ci(agent['uniform'])}; oracle {oracle_return(results):.2f}")
     for source, least in TRUST_SHARES.items():
-        share = (agent[source]["mean"] - greedy["mean"]) / oracle_gain if oracle_gain > 0 else float("nan")
-        print(f"       {source:10s} {ci(agent[source])}: {share:.2f} of the oracle's gain over greedy (>= {least})")
-        verdicts[f"{source}_share"] = share >= least
+        print(f"       {source:10s} {ci(agent[source])}: {shares[source]:.2f} of the oracle's gain over greedy "
+              f"(>= {least})")
+    if parts := evaluation.get("pooled"):
+        verdicts["per_checkpoint"] = [report_checkpoint(part) for part in parts]
     return verdicts
+
+
+def report_checkpoint(part: dict) -> dict:
+    """Prints one pooled checkpoint's own trust figures in a line; returns its verdicts."""
+    results = part["results"]
+    verdicts, shares = trust_verdicts(results)
+    means = " / ".join(f"{results[scenario]['agent']['mean']:.2f}" for scenario in ("none", "uniform"))
+    print(f"       {Path(part['checkpoint']).name}: none / uniform {means}, greedy "
+          f"{results['correlated']['greedy']['mean']:.2f}; shares " + " / ".join(
+              f"{source} {share:.2f}" for source, share in shares.items())
+          + f"; {sum(verdicts.values())}/{len(verdicts)} trust targets")
+    return {"checkpoint": part["checkpoint"], **verdicts}
 
 
 def report_finetune(finetune: dict) -> dict:
@@ -382,6 +414,9 @@ def main() -> None:
         if target in verdicts[0]:
             met = sum(v[target] for v in verdicts)
             print(f"{'PASS' if met == len(verdicts) else 'FAIL'}  {label}: {met}/{len(verdicts)} seeds")
+    if parts := [part for v in verdicts for part in v.get("per_checkpoint", [])]:
+        print(f"each pooled checkpoint on its own ({len(parts)}): " + ", ".join(
+            f"{target} {sum(part[target] for part in parts)}/{len(parts)}" for target in parts[0] if target in TARGETS))
     write_json(args.out / "verdicts.json", verdicts)
 
 

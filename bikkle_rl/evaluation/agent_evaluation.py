@@ -144,4 +144,5 @@ def run_evaluation(cfg: DictConfig) -> dict:
                     lambda env: actor, video_stack, out_dir / f"agent_attention_{label}.mp4", seed=cfg.seed,
                     overlay=attention, legend=ATTENTION_LEGEND)
     print(paths["table"].read_text())
-    return {"returns": returns, "results": results, "gaze_value": gaze_value, "movement": figures, "paths": paths}
+    return {"returns": returns, "results": results, "gaze_value": gaze_value, "movement": figures,
+            "pooled": extra["pooled"], "paths": paths}
