@@ -2,12 +2,12 @@
 per group, scenario and policy.
 
 Runs are comparable when they were evaluated alike (protocol, scenarios, deterministic actions, an oracle agent or
-not for ``gain_max``, how many checkpoints' episodes were pooled) and trained alike: the same run config (model, algorithm, gaze, arena, budget
-``total_frames``, fine-tune or not...) but for what differs from seed to seed or machine to machine
-(``UNCOMPARED_SETTINGS``). A run's config is the one its evaluated agent was trained with: the ``config`` entry of its
-``eval.json`` if it has one, else that of the agent's checkpoint (``final.pt`` of the run directory holding
-``report/eval.json``, or the ``checkpoint`` an ``eval.json`` of ``bikkle-eval`` names). Runs whose config cannot be
-found are grouped by their evaluation settings alone, and said to be.
+not for ``gain_max``, how many checkpoints' episodes were pooled) and trained alike: the same run config (model,
+algorithm, gaze, arena, budget ``total_frames``, fine-tune or not...) but for what differs from seed to seed or
+machine to machine (``UNCOMPARED_SETTINGS``). A run's config is the one its evaluated agent was trained with: the
+``config`` entry of its ``eval.json`` if it has one, else that of the agent's checkpoint (``final.pt`` of the run
+directory holding ``report/eval.json``, or the ``checkpoint`` an ``eval.json`` of ``bikkle-eval`` names). Runs whose
+config cannot be found are grouped by their evaluation settings alone, and said to be.
 
 A training run counts once per group: the same ``eval.json`` reached by two paths is read once, and two evaluations
 of one run directory (of ``final.pt`` and of a checkpoint, say) are one run, the evaluation of ``final.pt`` kept.
