@@ -99,8 +99,8 @@ TARGETS = {
     "finetune_reads_gaze": "after the fine-tune, return(correlated) above return(uniform), CIs apart",
     "no_gaze_floor": "agent without gaze not below greedy (its CI reaches greedy's)",
     "uniform_harmless": "agent under uniform gaze not below itself without gaze (CI reaches it)",
-    "correlated_share": "agent with correlated gaze captures >= 0.75 of the oracle's gain over greedy",
-    "realistic_share": "agent with realistic gaze captures >= 0.5 of the oracle's gain over greedy",
+    "correlated_share": "agent with correlated gaze captures >= 0.75 of the oracle's gain over greedy (CIs apart)",
+    "realistic_share": "agent with realistic gaze captures >= 0.5 of the oracle's gain over greedy (CIs apart)",
 }
 """The verdicts printed per seed and across seeds; the last goes beyond the value targets: it tells a fine-tune
 that learned to read gaze from one that only learned to ignore it."""
@@ -232,25 +232,27 @@ def report_value(evaluation: dict) -> dict:
             **report_trust(evaluation), "evaluation": str(evaluation["paths"]["json"])}
 
 
-def oracle_return(results: dict) -> float:
-    """The oracle's mean return in an evaluation's cells: the oracle agent's without gaze when there is one, else the
+def oracle_cell(results: dict) -> dict:
+    """The oracle's cell in an evaluation's cells: the oracle agent's without gaze when there is one, else the
     agent's under exact gaze (as :func:`~bikkle_rl.evaluation.gaze_value.gaze_value_from_returns` reads it)."""
-    return results["none"]["oracle"]["mean"] if "oracle" in results["none"] else results["oracle"]["agent"]["mean"]
+    return results["none"]["oracle"] if "oracle" in results["none"] else results["oracle"]["agent"]
 
 
 def trust_verdicts(results: dict) -> tuple[dict, dict]:
     """``(verdicts, shares)`` of the trust targets on one evaluation's cells ``{scenario: {policy: summary}}``: the
     agent without gaze against greedy, under uniform gaze against none, and the share of the oracle's gain over
-    greedy it captures under each source of :data:`TRUST_SHARES`."""
+    greedy it captures under each source of :data:`TRUST_SHARES`. A share counts only where the oracle beats greedy
+    with CIs apart: of a gain within the noise (an agent that never learned the arena) any share can come out."""
     agent = {scenario: cells["agent"] for scenario, cells in results.items()}
-    greedy = results["correlated"]["greedy"]
-    # a share of no gain (an oracle at or below greedy) means nothing
-    oracle_gain = oracle_return(results) - greedy["mean"]
+    greedy, oracle = results["correlated"]["greedy"], oracle_cell(results)
+    oracle_gain = oracle["mean"] - greedy["mean"]
     shares = {source: (agent[source]["mean"] - greedy["mean"]) / oracle_gain if oracle_gain > 0 else float("nan")
               for source in TRUST_SHARES}
+    informative = oracle["ci_low"] > greedy["ci_high"]
     verdicts = {"no_gaze_floor": agent["none"]["ci_high"] >= greedy["ci_low"],
                 "uniform_harmless": agent["uniform"]["ci_high"] >= agent["none"]["ci_low"],
-                **{f"{source}_share": shares[source] >= least for source, least in TRUST_SHARES.items()}}
+                **{f"{source}_share": informative and shares[source] >= least
+                   for source, least in TRUST_SHARES.items()}}
     return verdicts, shares
 
 
@@ -260,8 +262,11 @@ def report_trust(evaluation: dict) -> dict:
     results = evaluation["results"]
     agent, greedy = {scenario: cells["agent"] for scenario, cells in results.items()}, results["correlated"]["greedy"]
     verdicts, shares = trust_verdicts(results)
+    oracle = oracle_cell(results)
     print(f"trust: agent without gaze {ci(agent['none'])} vs greedy {ci(greedy)}; under uniform gaze "
-          f"{ci(agent['uniform'])}; oracle {oracle_return(results):.2f}")
+          f"{ci(agent['uniform'])}; oracle {ci(oracle)}")
+    if oracle["ci_low"] <= greedy["ci_high"]:
+        print("       the oracle does not beat greedy (CIs overlap): its gain is noise, the shares fail")
     for source, least in TRUST_SHARES.items():
         print(f"       {source:10s} {ci(agent[source])}: {shares[source]:.2f} of the oracle's gain over greedy "
               f"(>= {least})")

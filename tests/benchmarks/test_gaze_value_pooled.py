@@ -44,6 +44,10 @@ def test_trust_verdicts_read_the_shares_of_the_oracles_gain_over_greedy(gaze_val
                         "realistic_share": False}
     verdicts, _ = gaze_value.trust_verdicts(cells(none=21.0, uniform=20.0, correlated=23.6, realistic=23.1, exact=24.0))
     assert not verdicts["no_gaze_floor"] and not verdicts["uniform_harmless"] and verdicts["realistic_share"]
+    barely, shares = gaze_value.trust_verdicts(cells(none=21.3, uniform=21.3, correlated=21.8, realistic=22.1,
+                                                     exact=22.1))
+    assert shares["realistic"] == pytest.approx(1.0)  # of an oracle 0.1 over greedy, within the CIs: no pass
+    assert not barely["realistic_share"] and not barely["correlated_share"]
     with_oracle_agent = cells(none=22.1, uniform=21.9, correlated=23.6, realistic=22.9, exact=30.0)
     with_oracle_agent["none"]["oracle"] = cell(26.0)  # an oracle agent's return stands for the oracle
     assert gaze_value.trust_verdicts(with_oracle_agent)[1]["correlated"] == pytest.approx(0.4)
