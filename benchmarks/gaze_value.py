@@ -238,17 +238,22 @@ def oracle_cell(results: dict) -> dict:
     return results["none"]["oracle"] if "oracle" in results["none"] else results["oracle"]["agent"]
 
 
+def oracle_beats_greedy(results: dict) -> bool:
+    """Whether the oracle beats greedy with CIs apart: only then is a share of its gain over greedy a figure (of a
+    gain within the noise, an agent that never learned the arena, any share can come out)."""
+    return oracle_cell(results)["ci_low"] > results["correlated"]["greedy"]["ci_high"]
+
+
 def trust_verdicts(results: dict) -> tuple[dict, dict]:
     """``(verdicts, shares)`` of the trust targets on one evaluation's cells ``{scenario: {policy: summary}}``: the
     agent without gaze against greedy, under uniform gaze against none, and the share of the oracle's gain over
-    greedy it captures under each source of :data:`TRUST_SHARES`. A share counts only where the oracle beats greedy
-    with CIs apart: of a gain within the noise (an agent that never learned the arena) any share can come out."""
+    greedy it captures under each source of :data:`TRUST_SHARES`, counted only where :func:`oracle_beats_greedy`."""
     agent = {scenario: cells["agent"] for scenario, cells in results.items()}
-    greedy, oracle = results["correlated"]["greedy"], oracle_cell(results)
-    oracle_gain = oracle["mean"] - greedy["mean"]
+    greedy = results["correlated"]["greedy"]
+    oracle_gain = oracle_cell(results)["mean"] - greedy["mean"]
     shares = {source: (agent[source]["mean"] - greedy["mean"]) / oracle_gain if oracle_gain > 0 else float("nan")
               for source in TRUST_SHARES}
-    informative = oracle["ci_low"] > greedy["ci_high"]
+    informative = oracle_beats_greedy(results)
     verdicts = {"no_gaze_floor": agent["none"]["ci_high"] >= greedy["ci_low"],
                 "uniform_harmless": agent["uniform"]["ci_high"] >= agent["none"]["ci_low"],
                 **{f"{source}_share": informative and shares[source] >= least
@@ -262,10 +267,9 @@ def report_trust(evaluation: dict) -> dict:
     results = evaluation["results"]
     agent, greedy = {scenario: cells["agent"] for scenario, cells in results.items()}, results["correlated"]["greedy"]
     verdicts, shares = trust_verdicts(results)
-    oracle = oracle_cell(results)
     print(f"trust: agent without gaze {ci(agent['none'])} vs greedy {ci(greedy)}; under uniform gaze "
-          f"{ci(agent['uniform'])}; oracle {ci(oracle)}")
-    if oracle["ci_low"] <= greedy["ci_high"]:
+          f"{ci(agent['uniform'])}; oracle {ci(oracle_cell(results))}")
+    if not oracle_beats_greedy(results):
         print("       the oracle does not beat greedy (CIs overlap): its gain is noise, the shares fail")
     for source, least in TRUST_SHARES.items():
         print(f"       {source:10s} {ci(agent[source])}: {shares[source]:.2f} of the oracle's gain over greedy "
