@@ -109,6 +109,17 @@ def load_state(target: Any, state_dict: Mapping[str, Any], path: PathLike, entry
         ) from error
 
 
+def numbered_checkpoints(directory: PathLike, prefix: str = "checkpoint") -> list[tuple[int, Path]]:
+    """The ``{prefix}_{step}.pt`` files of ``directory`` with their steps, oldest first (none for a missing folder).
+
+    Reads only: an evaluation lists a run's checkpoints without the manager's side effects."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(rf"{re.escape(prefix)}_(\d+)\.pt")
+    return sorted((int(match.group(1)), path) for path in folder.iterdir() if (match := pattern.fullmatch(path.name)))
+
+
 class CheckpointManager:
     """Numbered checkpoints in one directory, keeping the ``keep_last`` most recent.
 
@@ -124,7 +135,6 @@ class CheckpointManager:
         self.directory = Path(directory)
         self.keep_last = keep_last
         self.prefix = prefix
-        self.pattern = re.compile(rf"{re.escape(prefix)}_(\d+)\.pt")
         self.directory.mkdir(parents=True, exist_ok=True)
         for leftover in self.directory.glob(f".{prefix}_*.pt.*.tmp"):
             leftover.unlink(missing_ok=True)
@@ -134,8 +144,7 @@ class CheckpointManager:
 
     def checkpoints(self) -> list[Path]:
         """Existing checkpoints, oldest (smallest step) first."""
-        found = [(int(m.group(1)), p) for p in self.directory.iterdir() if (m := self.pattern.fullmatch(p.name))]
-        return [path for _, path in sorted(found)]
+        return [path for _, path in numbered_checkpoints(self.directory, self.prefix)]
 
     def latest(self) -> Path | None:
         """The checkpoint with the largest step, or None when there is none."""

@@ -17,6 +17,7 @@ from bikkle_rl.checkpoint import (
     load_buffer_snapshot,
     load_checkpoint,
     load_state,
+    numbered_checkpoints,
     restore_rng_state,
     save_buffer_snapshot,
     save_checkpoint,
@@ -116,6 +117,19 @@ def test_manager_keeps_the_last_checkpoints_in_step_order(tmp_path):
     assert load_checkpoint(manager.latest())["step"] == 100
     with pytest.raises(ValueError, match="keep_last"):
         CheckpointManager(tmp_path, keep_last=0)
+
+
+def test_numbered_checkpoints_lists_by_step_without_touching_the_folder(tmp_path):
+    assert numbered_checkpoints(tmp_path / "missing") == []
+    assert not (tmp_path / "missing").exists()
+    for name in ("checkpoint_100.pt", "checkpoint_000000000020.pt", "checkpoint_7.pt", "final.pt",
+                 "checkpoint_x.pt", ".checkpoint_000000000003.pt.abc.tmp", "best_5.pt"):
+        (tmp_path / name).write_bytes(b"")
+    assert numbered_checkpoints(tmp_path) == [(7, tmp_path / "checkpoint_7.pt"),
+                                              (20, tmp_path / "checkpoint_000000000020.pt"),
+                                              (100, tmp_path / "checkpoint_100.pt")]
+    assert numbered_checkpoints(tmp_path, prefix="best") == [(5, tmp_path / "best_5.pt")]
+    assert (tmp_path / ".checkpoint_000000000003.pt.abc.tmp").exists()
 
 
 def uniform_buffer(rows: int = 0):

@@ -9,13 +9,12 @@ their episodes into each cell: the figures of the run's last stretch rather than
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from bikkle_rl.checkpoint import load_checkpoint
+from bikkle_rl.checkpoint import load_checkpoint, numbered_checkpoints
 from bikkle_rl.evaluation.cells import Cells, returns_of, summarize_returns
 from bikkle_rl.run_config import ConfigError
 from bikkle_rl.run_directory import CHECKPOINT_DIR, run_dir_of
@@ -23,9 +22,6 @@ from bikkle_rl.run_directory import CHECKPOINT_DIR, run_dir_of
 POOL_SEED_STRIDE = 1000
 """The ``i``-th pooled checkpoint plays from the layouts of ``seed + i * POOL_SEED_STRIDE``: apart from the
 checkpoint's own, and from the other seeds a benchmark evaluates (0, 1, 2, ...)."""
-
-NUMBERED = re.compile(r"checkpoint_(\d+)\.pt")
-
 
 def pooled_seed(seed: int, index: int) -> int:
     """The layout seed of the ``index``-th checkpoint of a pooled evaluation (0: the checkpoint asked for)."""
@@ -41,9 +37,7 @@ def earlier_checkpoints(checkpoint: str | Path, count: int) -> list[Path]:
         return []
     frames = load_checkpoint(checkpoint, expected={"frames": None})["frames"]
     folder = run_dir_of(checkpoint) / CHECKPOINT_DIR
-    numbered = sorted(((int(match.group(1)), path) for path in folder.glob("checkpoint_*.pt")
-                       if (match := NUMBERED.fullmatch(path.name))), reverse=True) if folder.is_dir() else []
-    earlier = [path for step, path in numbered if step < frames]
+    earlier = [path for step, path in reversed(numbered_checkpoints(folder)) if step < frames]
     if len(earlier) < count:
         raise ConfigError(f"pool_earlier={count}: {str(checkpoint)!r} ({frames} frames) has {len(earlier)} earlier "
                           f"checkpoints in {str(folder)!r} (a run keeps checkpoint.keep_last of them)")
