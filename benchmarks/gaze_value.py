@@ -75,6 +75,13 @@ from bikkle_rl.envs.transforms.gaze_injection import availability_range
 from bikkle_rl.evaluation.agent_evaluation import run_evaluation
 from bikkle_rl.evaluation.aggregate import aggregate, format_gaze_value_runs
 from bikkle_rl.evaluation.curves import plot_learning_curves
+from bikkle_rl.evaluation.gaze_trust import (
+    TRUST_SHARES,
+    format_trust_across_runs,
+    oracle_beats_greedy,
+    oracle_cell,
+    trust_verdicts,
+)
 from bikkle_rl.evaluation.gaze_value import UNINFORMATIVE_ORACLE, oracle_informative
 from bikkle_rl.finetune import run_finetune
 from bikkle_rl.run_reuse import reusable_checkpoint
@@ -104,11 +111,6 @@ TARGETS = {
 }
 """The verdicts printed per seed and across seeds; the last goes beyond the value targets: it tells a fine-tune
 that learned to read gaze from one that only learned to ignore it."""
-
-
-TRUST_SHARES = {"correlated": 0.75, "realistic": 0.5}
-"""Trust targets: the share of the oracle's gain over greedy, ``(agent - greedy) / (oracle - greedy)``, the agent
-captures under each source (the oracle: the oracle agent, or with ``--oracle gaze`` the agent under exact gaze)."""
 
 
 def curve_scenario(gaze: str) -> str:
@@ -230,35 +232,6 @@ def report_value(evaluation: dict) -> dict:
     return {"captures_half": fraction >= 0.5 and value["separated"] and informative,
             "beats_greedy": agent_cell["ci_low"] > greedy_cell["ci_high"],
             **report_trust(evaluation), "evaluation": str(evaluation["paths"]["json"])}
-
-
-def oracle_cell(results: dict) -> dict:
-    """The oracle's cell in an evaluation's cells: the oracle agent's without gaze when there is one, else the
-    agent's under exact gaze (as :func:`~bikkle_rl.evaluation.gaze_value.gaze_value_from_returns` reads it)."""
-    return results["none"]["oracle"] if "oracle" in results["none"] else results["oracle"]["agent"]
-
-
-def oracle_beats_greedy(results: dict) -> bool:
-    """Whether the oracle beats greedy with CIs apart: only then is a share of its gain over greedy a figure (of a
-    gain within the noise, an agent that never learned the arena, any share can come out)."""
-    return oracle_cell(results)["ci_low"] > results["correlated"]["greedy"]["ci_high"]
-
-
-def trust_verdicts(results: dict) -> tuple[dict, dict]:
-    """``(verdicts, shares)`` of the trust targets on one evaluation's cells ``{scenario: {policy: summary}}``: the
-    agent without gaze against greedy, under uniform gaze against none, and the share of the oracle's gain over
-    greedy it captures under each source of :data:`TRUST_SHARES`, counted only where :func:`oracle_beats_greedy`."""
-    agent = {scenario: cells["agent"] for scenario, cells in results.items()}
-    greedy = results["correlated"]["greedy"]
-    oracle_gain = oracle_cell(results)["mean"] - greedy["mean"]
-    shares = {source: (agent[source]["mean"] - greedy["mean"]) / oracle_gain if oracle_gain > 0 else float("nan")
-              for source in TRUST_SHARES}
-    informative = oracle_beats_greedy(results)
-    verdicts = {"no_gaze_floor": agent["none"]["ci_high"] >= greedy["ci_low"],
-                "uniform_harmless": agent["uniform"]["ci_high"] >= agent["none"]["ci_low"],
-                **{f"{source}_share": informative and shares[source] >= least
-                   for source, least in TRUST_SHARES.items()}}
-    return verdicts, shares
 
 
 def report_trust(evaluation: dict) -> dict:
@@ -418,7 +391,10 @@ def main() -> None:
     if args.part in ("all", "value"):
         evals = [json.loads(Path(v["evaluation"]).read_text()) for v in verdicts]
         print(f"\n=== across {args.seeds} seeds (interquartile mean, 95 % bootstrap CI) ===")
-        print(format_gaze_value_runs(aggregate(evals)["gaze_value"]))
+        across = aggregate(evals)
+        print(format_gaze_value_runs(across["gaze_value"]))
+        if "trust" in across:
+            print(format_trust_across_runs(across["trust"]))
     for target, label in TARGETS.items():
         if target in verdicts[0]:
             met = sum(v[target] for v in verdicts)

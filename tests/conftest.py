@@ -34,6 +34,21 @@ def place():
     return install
 
 
+@pytest.fixture
+def trust_cells():
+    """``trust_cells(none, uniform, correlated, realistic, exact, greedy=22.0, half_width=0.3)``: an evaluation's
+    cells for the trust targets, the agent's mean under each scenario (``exact``: under exact gaze, the oracle) with
+    greedy beside it, every CI ``mean +- half_width``."""
+
+    def build(none, uniform, correlated, realistic, exact, greedy=22.0, half_width=0.3) -> dict:
+        agent = {"none": none, "uniform": uniform, "correlated": correlated, "realistic": realistic, "oracle": exact}
+        return {scenario: {policy: {"mean": mean, "ci_low": mean - half_width, "ci_high": mean + half_width}
+                           for policy, mean in (("agent", value), ("greedy", greedy))}
+                for scenario, value in agent.items()}
+
+    return build
+
+
 TINY = [
     "model=mlp",
     "num_envs=32",

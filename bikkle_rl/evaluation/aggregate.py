@@ -15,7 +15,9 @@ of one run directory (of ``final.pt`` and of a checkpoint, say) are one run, the
 Within a group, each run contributes its mean return per cell (scenario, policy); the cell's headline is the
 interquartile mean of those run means with a percentile-bootstrap CI over runs (the IQM and bootstrap of Agarwal
 et al., "Deep RL at the edge of the statistical precipice", as in ``rliable``, for a single task). Runs that carry a
-value-of-gaze report have its ``gain``, ``gain_max`` and ``fraction`` aggregated the same way.
+value-of-gaze report have its ``gain``, ``gain_max`` and ``fraction`` aggregated the same way, and runs that hold the
+trust targets' cells (the agent without, under uniform, correlated and realistic gaze, greedy, an oracle) have the
+targets read across them (:func:`~bikkle_rl.evaluation.gaze_trust.trust_across_runs`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch
 
 from bikkle_rl.atomic_write import write_json
 from bikkle_rl.checkpoint import CheckpointError, load_checkpoint
+from bikkle_rl.evaluation.gaze_trust import format_trust_across_runs, has_trust_cells, trust_across_runs
 from bikkle_rl.evaluation.report import format_table, plot_bars
 from bikkle_rl.evaluation.stats import CONFIDENCE, NUM_RESAMPLES, bootstrap_ci, interquartile_mean
 from bikkle_rl.plain_config import flatten_config
@@ -242,11 +245,12 @@ def summarize_runs(values: Sequence[float], confidence: float, num_resamples: in
 
 def aggregate(evals: Sequence[Mapping], confidence: float = CONFIDENCE, num_resamples: int = NUM_RESAMPLES,
               seed: int = 0) -> dict:
-    """Across runs: ``{"results": {scenario: {policy: summary}}, "gaze_value": {key: summary}, "runs": n}``.
+    """Across runs: ``{"results": {scenario: {policy: summary}}, "gaze_value": {key: summary}, "trust": {...},
+    "runs": n}``.
 
     The runs are pooled as given: pass one :class:`RunGroup`'s (see :func:`aggregate_groups`). A cell's ``runs``
     counts the runs that evaluated it (runs may cover different policies). ``gaze_value`` is present when at least
-    one run has a value-of-gaze report.
+    one run has a value-of-gaze report, ``trust`` when every run holds the trust targets' cells.
     """
     if not evals:
         raise ValueError("aggregate needs at least one evaluation")
@@ -268,6 +272,8 @@ def aggregate(evals: Sequence[Mapping], confidence: float = CONFIDENCE, num_resa
     if gaze_values:
         aggregated["gaze_value"] = {key: summarize_runs(values, confidence, num_resamples, generator)
                                     for key, values in gaze_values.items()}
+    if all(has_trust_cells(data["results"]) for data in evals):
+        aggregated["trust"] = trust_across_runs(evals, confidence, num_resamples, generator)
     return aggregated
 
 
@@ -339,6 +345,8 @@ def write_aggregate(groups: Sequence[RunGroup], aggregated: Sequence[Mapping], o
         text += f"\n## {title}\n\n```\n{describe_group(group, differing)}\n```\n\n{format_table(view)}\n"
         if "gaze_value" in result:
             text += f"\nvalue of gaze:\n\n```\n{format_gaze_value_runs(result['gaze_value'])}\n```\n"
+        if "trust" in result:
+            text += f"\n```\n{format_trust_across_runs(result['trust'])}\n```\n"
         text += f"\n![{title}]({plot.name})\n"
         paths["plots"].append(plot_bars(view, plot, title))
     paths["table"].write_text(text)

@@ -26,36 +26,9 @@ def test_the_evaluation_pools_as_asked_and_keeps_the_final_checkpoints_own(gaze_
     assert Path(cfg.out_dir) == tmp_path / "seed_1" / folder
 
 
-def cell(mean, half_width=0.3):
-    return {"mean": mean, "ci_low": mean - half_width, "ci_high": mean + half_width}
-
-
-def cells(none, uniform, correlated, realistic, exact, greedy=22.0):
-    """An evaluation's cells: the agent under each scenario, greedy beside it."""
-    agent = {"none": none, "uniform": uniform, "correlated": correlated, "realistic": realistic, "oracle": exact}
-    return {scenario: {"agent": cell(mean), "greedy": cell(greedy)} for scenario, mean in agent.items()}
-
-
-def test_trust_verdicts_read_the_shares_of_the_oracles_gain_over_greedy(gaze_value):
-    verdicts, shares = gaze_value.trust_verdicts(cells(none=22.1, uniform=21.9, correlated=23.6, realistic=22.9,
-                                                       exact=24.0))
-    assert shares == pytest.approx({"correlated": 0.8, "realistic": 0.45})
-    assert verdicts == {"no_gaze_floor": True, "uniform_harmless": True, "correlated_share": True,
-                        "realistic_share": False}
-    verdicts, _ = gaze_value.trust_verdicts(cells(none=21.0, uniform=20.0, correlated=23.6, realistic=23.1, exact=24.0))
-    assert not verdicts["no_gaze_floor"] and not verdicts["uniform_harmless"] and verdicts["realistic_share"]
-    barely, shares = gaze_value.trust_verdicts(cells(none=21.3, uniform=21.3, correlated=21.8, realistic=22.1,
-                                                     exact=22.1))
-    assert shares["realistic"] == pytest.approx(1.0)  # of an oracle 0.1 over greedy, within the CIs: no pass
-    assert not barely["realistic_share"] and not barely["correlated_share"]
-    with_oracle_agent = cells(none=22.1, uniform=21.9, correlated=23.6, realistic=22.9, exact=30.0)
-    with_oracle_agent["none"]["oracle"] = cell(26.0)  # an oracle agent's return stands for the oracle
-    assert gaze_value.trust_verdicts(with_oracle_agent)[1]["correlated"] == pytest.approx(0.4)
-
-
-def test_a_pooled_evaluation_reports_each_checkpoints_verdicts(gaze_value, capsys):
-    final, earlier = cells(22.1, 21.9, 23.6, 23.1, 24.0), cells(22.1, 21.9, 23.2, 23.1, 24.0)
-    evaluation = {"results": cells(22.1, 21.9, 23.4, 23.1, 24.0),
+def test_a_pooled_evaluation_reports_each_checkpoints_verdicts(gaze_value, capsys, trust_cells):
+    final, earlier = trust_cells(22.1, 21.9, 23.6, 23.1, 24.0), trust_cells(22.1, 21.9, 23.2, 23.1, 24.0)
+    evaluation = {"results": trust_cells(22.1, 21.9, 23.4, 23.1, 24.0),
                   "pooled": [{"checkpoint": "run/final.pt", "results": final},
                              {"checkpoint": "run/checkpoints/checkpoint_000000001000.pt", "results": earlier}]}
     verdicts = gaze_value.report_trust(evaluation)
