@@ -129,9 +129,10 @@ VERDICT_OF = {"no_gaze_minus_greedy": "no_gaze_floor", "uniform_minus_no_gaze": 
 def format_trust_across_runs(trust: Mapping) -> str:
     """Lines stating :func:`trust_across_runs`'s figures, each target's line ending in PASS or FAIL."""
     lines = [f"trust across {trust['runs']} runs (mean over runs, bootstrap CI over runs):"]
+    width = max(map(len, TRUST_LABELS.values()))
     for name, label in TRUST_LABELS.items():
         figure = trust[name]
         verdict = f"  {'PASS' if trust['verdicts'][VERDICT_OF[name]] else 'FAIL'}" if name in VERDICT_OF else ""
-        lines.append(f"  {label:<48} {figure['value']:+7.2f}  [{figure['ci_low']:+.2f}, {figure['ci_high']:+.2f}]"
+        lines.append(f"  {label:<{width}} {figure['value']:+7.2f}  [{figure['ci_low']:+.2f}, {figure['ci_high']:+.2f}]"
                      + verdict)
     return "\n".join(lines)
