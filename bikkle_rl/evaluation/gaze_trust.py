@@ -79,12 +79,10 @@ def trust_across_runs(evals: Sequence[Mapping], confidence: float = CONFIDENCE, 
         raise ValueError(f"evaluations {missing} lack a cell the trust targets read (the agent under "
                          f"{', '.join(TRUST_SCENARIOS)}, greedy, the oracle)")
 
-    def means(read) -> torch.Tensor:
-        return torch.tensor([read(data["results"])["mean"] for data in evals], dtype=torch.float64)
-
-    agent = {scenario: means(lambda results, s=scenario: results[s]["agent"]) for scenario in TRUST_SCENARIOS}
-    greedy = means(lambda results: results["correlated"]["greedy"])
-    oracle_gain = means(oracle_cell) - greedy
+    results = [data["results"] for data in evals]
+    agent = {scenario: run_means([cells[scenario]["agent"] for cells in results]) for scenario in TRUST_SCENARIOS}
+    greedy = run_means([cells["correlated"]["greedy"] for cells in results])
+    oracle_gain = run_means([oracle_cell(cells) for cells in results]) - greedy
     differences = {"no_gaze_minus_greedy": agent["none"] - greedy,
                    "uniform_minus_no_gaze": agent["uniform"] - agent["none"], "oracle_gain": oracle_gain}
     figures: dict = {name: across_runs(values, None, confidence, num_resamples, generator)
@@ -98,6 +96,11 @@ def trust_across_runs(evals: Sequence[Mapping], confidence: float = CONFIDENCE, 
            for source, least in TRUST_SHARES.items()}}
     figures["runs"] = len(evals)
     return figures
+
+
+def run_means(cells: Sequence[Mapping]) -> torch.Tensor:
+    """Each run's mean return in one cell, as a tensor [runs]."""
+    return torch.tensor([cell["mean"] for cell in cells], dtype=torch.float64)
 
 
 def across_runs(numerator: torch.Tensor, denominator: torch.Tensor | None, confidence: float, num_resamples: int,
