@@ -42,11 +42,11 @@ EVAL_FILE = "eval.json"
 REPORT_DIR = "report"
 FINAL_CHECKPOINT = "final.pt"
 GAZE_VALUE_KEYS = ("gain", "gain_max", "fraction")
-UNCOMPARED_SETTINGS = ("seed", "device", "cpu_threads", "compile", "cudagraphs", "logger", "checkpoint", "resume",
-                "force_resume", "init_from", "evaluation")
-"""Top-level config entries that do not make runs incomparable: the seed, where and how fast it ran, bookkeeping,
-file paths (``init_from`` counts only as fine-tune or not) and the run's own evaluation (an ``eval.json`` states
-its protocol and scenarios)."""
+UNCOMPARED_SETTINGS = ("seed", "device", "cpu_threads", "compile", "cudagraphs", "time_limit_minutes", "logger",
+                       "checkpoint", "resume", "force_resume", "init_from", "evaluation")
+"""Top-level config entries that do not make runs incomparable: the seed, where and how fast it ran (its wall-time
+budget too: the frame budget ``total_frames`` is compared), bookkeeping, file paths (``init_from`` counts only as
+fine-tune or not) and the run's own evaluation (an ``eval.json`` states its protocol and scenarios)."""
 HEADLINE_SETTINGS = ("protocol", "scenarios", "model.encoder", "algo.name", "gaze", "total_frames")
 """Settings printed for every group (``gaze`` stands for all ``gaze.*`` entries); other settings are printed
 where they tell groups apart."""

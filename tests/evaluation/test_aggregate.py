@@ -105,7 +105,8 @@ def test_command_line_entry(sweep, tmp_path, capsys):
 
 def config(seed=0, encoder="mlp", algo="ppo", total_frames=3_000_000, gaze="correlated", lr=3e-4, init_from=None):
     """The parts of a training run's config that the aggregator reads, plus run-specific ones it must ignore."""
-    return {"seed": seed, "device": "cpu", "logger": {"log_dir": f"outputs/{seed}"}, "init_from": init_from,
+    return {"seed": seed, "device": "cpu", "time_limit_minutes": 20.0 + seed, "logger": {"log_dir": f"outputs/{seed}"},
+            "init_from": init_from,
             "model": {"encoder": encoder}, "algo": {"name": algo, "optim": {"lr": lr}},
             "gaze": {"source": gaze, "p_valid": 0.25}, "total_frames": total_frames,
             "evaluation": {"protocol": "seed", "episodes": 100 + seed}}
