@@ -46,6 +46,9 @@ with: the oracle agent, trained without gaze, is misled by gaze it never saw), w
     python benchmarks/gaze_value.py --device cuda --minutes 3 --train-override num_envs=4096 \\
         algo.minibatches=16 cudagraphs=true compile=false                   # one GPU: about 15 M steps a run
 
+Ctrl-C, or a kill of this process alone, stops every run: each worker process gets SIGTERM
+(``stop_with_parent``), writes a checkpoint and returns, and ``--reuse`` goes on from there.
+
 On 2 CPU cores a transformer run makes about 4 k steps/s with one other beside it, 2.5 k with two (one thread each).
 At 11 M steps a run (``docs/gaze_value.md``) the agents without adapter captured 0.59 / 0.46 / 0.59 of gain_max
 (seeds 0 / 1 / 2), beating greedy on all three. With the adapter in every agent (``--train-override
@@ -66,6 +69,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -85,6 +89,7 @@ from bikkle_rl.evaluation.gaze_trust import (
 from bikkle_rl.evaluation.gaze_value import UNINFORMATIVE_ORACLE, oracle_informative
 from bikkle_rl.finetune import run_finetune
 from bikkle_rl.run_reuse import reusable_checkpoint
+from bikkle_rl.stop_signals import stop_with_parent
 from bikkle_rl.training import train
 
 PROTOCOL = "gaze-value"
@@ -297,7 +302,8 @@ def benchmark(seeds: range, args: argparse.Namespace) -> list[dict]:
     """Every seed's three experiments on ``--jobs`` processes: all training runs are queued first (they are
     independent), then each seed's evaluation and fine-tune as soon as the runs they read have finished (a thread
     per follow-up waits for its runs, so a slow run delays only what reads it)."""
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool, \
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=stop_with_parent, initargs=(os.getpid(),)) as pool, \
             ThreadPoolExecutor(2 * len(seeds)) as waiters:
         runs = agent_runs(args)
         trained = {(seed, name): pool.submit(train_agent, seed_dir(seed, args) / name, seed, gaze, args,

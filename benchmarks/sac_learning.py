@@ -33,6 +33,7 @@ from bikkle_rl.conf import compose_config
 from bikkle_rl.evaluation.cells import evaluate_table, reference_factory
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
 from bikkle_rl.experiment import env_stack
+from bikkle_rl.stop_signals import stop_with_parent
 from bikkle_rl.training import train
 
 VARIANTS = {
@@ -108,7 +109,8 @@ def main() -> None:
     columns = ("variant", "returns per seed", "mean", "sd", "env steps/s", "grad steps/s", "train min")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     pairs = [(variant, seed) for variant in args.variants for seed in seeds]
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=stop_with_parent, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(run, variant, seed, args): (variant, seed) for variant, seed in pairs}
         for future in as_completed(futures):
             variant, seed = futures[future]

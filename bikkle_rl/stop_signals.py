@@ -2,13 +2,16 @@
 
 The first signal is only noted: the training loop finishes its batch, writes a checkpoint and returns. A second
 one stops at once (the default behaviour comes back), which loses nothing already written: checkpoints are
-written atomically.
+written atomically. A pool worker started with :func:`stop_with_parent` gets the same signal when the process that
+started it is gone, so a benchmark killed by its pid does not leave its runs training on as orphans.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 from types import FrameType
 
 from typing_extensions import Self
@@ -47,3 +50,20 @@ class StopRequest:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
         self.previous = {}
+
+
+def stop_with_parent(parent_pid: int, poll_seconds: float = 5.0, grace_seconds: float = 300.0) -> None:
+    """Sends this process SIGTERM once ``parent_pid`` is no longer its parent (checked every ``poll_seconds`` by a
+    daemon thread), and again ``grace_seconds`` later. Meant as a ``ProcessPoolExecutor`` worker's ``initializer``
+    with the pool owner's pid: when the owner is killed, a training run in the worker checkpoints and returns
+    (:class:`StopRequest`) instead of training on, unwatched, into folders a rerun will use; the second signal ends
+    the worker itself, which would otherwise wait forever for tasks from a pool that is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_seconds)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace_seconds)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
