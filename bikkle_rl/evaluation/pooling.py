@@ -23,6 +23,7 @@ POOL_SEED_STRIDE = 1000
 """The ``i``-th pooled checkpoint plays from the layouts of ``seed + i * POOL_SEED_STRIDE``: apart from the
 checkpoint's own, and from the other seeds a benchmark evaluates (0, 1, 2, ...)."""
 
+
 def pooled_seed(seed: int, index: int) -> int:
     """The layout seed of the ``index``-th checkpoint of a pooled evaluation (0: the checkpoint asked for)."""
     return seed + index * POOL_SEED_STRIDE
