@@ -70,8 +70,9 @@ def trust_across_runs(evals: Sequence[Mapping], confidence: float = CONFIDENCE, 
     Returns ``{figure: {value, ci_low, ci_high}, "verdicts": {target: bool}, "runs": n}`` with the figures
     ``no_gaze_minus_greedy``, ``uniform_minus_no_gaze`` and ``oracle_gain`` (means over runs of each run's
     difference) and ``<source>_share`` (the runs' mean gain over greedy under that source over their mean oracle
-    gain, the pairs resampled together for its CI). The floors hold where the difference's CI reaches 0; a share
-    where it reaches its target and the oracle's gain has a CI above 0.
+    gain, the pairs resampled together for its CI; nan where that mean gain is not above 0, as for one run). The
+    floors hold where the difference's CI reaches 0; a share where it reaches its target and the oracle's gain has a
+    CI above 0.
     """
     if not evals:
         raise ValueError("trust_across_runs needs at least one evaluation")
@@ -87,8 +88,10 @@ def trust_across_runs(evals: Sequence[Mapping], confidence: float = CONFIDENCE, 
                    "uniform_minus_no_gaze": agent["uniform"] - agent["none"], "oracle_gain": oracle_gain}
     figures: dict = {name: across_runs(values, None, confidence, num_resamples, generator)
                      for name, values in differences.items()}
-    figures |= {f"{source}_share": across_runs(agent[source] - greedy, oracle_gain, confidence, num_resamples,
-                                               generator) for source in TRUST_SHARES}
+    no_share = dict.fromkeys(("value", "ci_low", "ci_high"), float("nan"))
+    figures |= {f"{source}_share": no_share if oracle_gain.mean() <= 0 else
+                across_runs(agent[source] - greedy, oracle_gain, confidence, num_resamples, generator)
+                for source in TRUST_SHARES}
     figures["verdicts"] = {
         "no_gaze_floor": figures["no_gaze_minus_greedy"]["ci_high"] >= 0,
         "uniform_harmless": figures["uniform_minus_no_gaze"]["ci_high"] >= 0,

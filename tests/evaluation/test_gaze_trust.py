@@ -60,6 +60,11 @@ def test_across_runs_a_floor_fails_when_every_run_is_below_and_a_share_needs_an_
     trust = trust_across_runs(no_oracle, num_resamples=500, generator=torch.Generator().manual_seed(0))
     assert trust["oracle_gain"]["ci_low"] < 0  # one run's oracle below greedy: its gain is not resolved
     assert not trust["verdicts"]["correlated_share"] and not trust["verdicts"]["realistic_share"]
+    worse_oracle = runs(trust_cells, (22.0, 22.0, 21.5, 21.6, 21.8, 22.0), (22.0, 22.0, 21.7, 21.6, 21.9, 22.0))
+    trust = trust_across_runs(worse_oracle, num_resamples=500, generator=torch.Generator().manual_seed(0))
+    assert trust["oracle_gain"]["value"] < 0  # two gains below 0 would give a positive "share" of +1.00
+    assert all(torch.isnan(torch.tensor(list(trust["correlated_share"].values()))))
+    assert "nan" in format_trust_across_runs(trust) and not trust["verdicts"]["correlated_share"]
 
 
 def test_runs_without_the_trust_cells_are_named(trust_cells):
