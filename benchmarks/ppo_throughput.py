@@ -225,5 +225,6 @@ def plot_scaling(curves: dict[str, list[tuple[int, float]]], device: torch.devic
     fig.savefig(path, dpi=120)
     print(f"plot: {path}")
 
+
 if __name__ == "__main__":
     main()

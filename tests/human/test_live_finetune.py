@@ -15,6 +15,7 @@ from bikkle_rl.recording import load_recording
 
 pygame = pytest.importorskip("pygame")
 
+
 @pytest.fixture(autouse=True)
 def headless(monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
