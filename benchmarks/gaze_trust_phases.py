@@ -41,7 +41,7 @@ from bikkle_rl.checkpoint import load_checkpoint
 from bikkle_rl.envs.dynamics import BLUE
 from bikkle_rl.evaluation.rollout import EPISODE_PHASES, gaze_cases, phase_label, raw_reward, record_scenario
 from bikkle_rl.experiment import env_stack
-from bikkle_rl.modules.token_transformer import TokenTransformer
+from bikkle_rl.modules.token_transformer import gated_encoder
 
 BELIEF = "P(informative)"
 """The probe's belief, averaged over a phase's steps."""
@@ -62,12 +62,6 @@ def looked_blue_touches(rollout: TensorDictBase) -> torch.Tensor:
     blue_distance = torch.where(mask & (kind == BLUE), rollout["pellet_rel"].norm(dim=-1), torch.inf)
     led = (share.argmax(-1) == blue_distance.argmin(-1)) & (share.amax(-1) > 0)
     return rollout["next", "events", "blue"].squeeze(-1).float() * led
-
-
-def gated_encoder(policy: TensorDictModuleBase) -> TokenTransformer | None:
-    """The policy's transformer where it has a gaze gate, else None."""
-    return next((module for module in policy.modules()
-                 if isinstance(module, TokenTransformer) and module.gaze_gate is not None), None)
 
 
 def saved_probe(path: str, actor: TensorDictModuleBase) -> GazeReliabilityProbe | None:

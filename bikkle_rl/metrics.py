@@ -1,8 +1,12 @@
-"""Training metrics read off a collected batch: episode returns (raw), touches, stillness, action statistics."""
+"""Training metrics read off a collected batch: episode returns (raw), touches, stillness, action statistics, and
+the gaze gate's trust."""
 
 from __future__ import annotations
 
 from tensordict import TensorDictBase
+
+from bikkle_rl.envs.keys import GAZE_INFORMATIVE_KEY
+from bikkle_rl.modules.token_transformer import TokenTransformer
 
 EPISODE_KEYS = {
     "episode_return": "episode/return",
@@ -35,4 +39,22 @@ def batch_metrics(batch: TensorDictBase, max_speed: float, still_fraction_of_spe
         for key, name in EPISODE_KEYS.items():
             if key in next_td:
                 metrics[name] = next_td[key][done].float().mean().item()
+    return metrics
+
+
+def gate_trust_metrics(encoder: TokenTransformer | None, batch: TensorDictBase) -> dict[str, float]:
+    """The gaze gate's mean trust over a batch's steps (``train/gate_trust``), and apart over the steps whose gaze
+    source is informative and those whose is not, where the batch says which (``train/gate_trust_informative``,
+    ``train/gate_trust_uninformative``): whether, when and on which gaze a run's gate closes. Empty without a gate
+    (``encoder`` None, as :func:`~bikkle_rl.modules.token_transformer.gated_encoder` gives for a policy without)."""
+    if encoder is None:
+        return {}
+    trust = encoder.gaze_trust(batch["tokens"], batch["token_type"])
+    metrics = {"train/gate_trust": trust.mean().item()}
+    informative = batch.get(GAZE_INFORMATIVE_KEY, None)
+    if informative is not None:
+        informative = informative.reshape(trust.shape)
+        for name, steps in (("informative", informative), ("uninformative", ~informative)):
+            if steps.any():
+                metrics[f"train/gate_trust_{name}"] = trust[steps].mean().item()
     return metrics

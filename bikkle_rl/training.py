@@ -37,7 +37,8 @@ from bikkle_rl.experiment import (
     resolve_device,
     resume_from,
 )
-from bikkle_rl.metrics import batch_metrics
+from bikkle_rl.metrics import batch_metrics, gate_trust_metrics
+from bikkle_rl.modules.token_transformer import gated_encoder
 from bikkle_rl.plain_config import plain_config
 from bikkle_rl.progress import TrainingProgress
 from bikkle_rl.resume import check_resumable
@@ -125,6 +126,7 @@ def train(cfg: DictConfig, run_dir: Path) -> Run:
     start = last = time.perf_counter()
 
     budget = frames + collector.total_frames  # rounded up to whole batches
+    gate = gated_encoder(algo.actor)
     with StopRequest() as stop, logging_redirect_tqdm(), TrainingProgress(budget, frames) as progress:
         for batch in collector:
             collected = time.perf_counter()
@@ -132,7 +134,7 @@ def train(cfg: DictConfig, run_dir: Path) -> Run:
             frames += batch.numel()
             iterations += 1
             now = time.perf_counter()
-            metrics |= batch_metrics(batch, env.base_env.config.max_speed)
+            metrics |= batch_metrics(batch, env.base_env.config.max_speed) | gate_trust_metrics(gate, batch)
             metrics |= {"time/steps_per_s": batch.numel() / (now - last), "time/collect_s": collected - last,
                         "time/update_s": now - collected}
             if (eval_return := curve.maybe_evaluate(algo.actor, frames)) is not None:

@@ -223,3 +223,9 @@ class TokenTransformer(nn.Module):
         gate = [] if self.gaze_gate is None else list(self.gaze_gate.parameters())
         token = self.tokenizer.parameters_of(TokenType.GAZE) if self.gaze_token else []
         return token + adapter + gate
+
+
+def gated_encoder(policy: nn.Module) -> TokenTransformer | None:
+    """``policy``'s transformer where it has a gaze gate, else None."""
+    return next((module for module in policy.modules()
+                 if isinstance(module, TokenTransformer) and module.gaze_gate is not None), None)

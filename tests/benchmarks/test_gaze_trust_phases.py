@@ -100,7 +100,11 @@ def test_the_trust_is_the_gaze_gates_and_a_run_without_one_has_none(phases_bench
         gate.net[-1].weight.zero_()
         gate.net[-1].bias.fill_(-1.0)  # a gate of logit -1 for every record trusts sigmoid(-1) in every case and phase
     torch.testing.assert_close(trusts(), torch.full((len(GAZE_SCENARIOS), 3), torch.sigmoid(torch.tensor(-1.0)).item()))
+    logged = tmp_path / "gate" / "train" / "scalars" / "train"  # training logs the gate's trust per batch
+    assert {path.name for path in logged.glob("gate_trust*.csv")} == {
+        "gate_trust.csv", "gate_trust_informative.csv", "gate_trust_uninformative.csv"}
     plain, plain_config = load_agent(str(tiny_gaze_run(tmp_path / "plain", "model=transformer")))
+    assert not list((tmp_path / "plain").rglob("gate_trust*.csv"))
     assert phases_benchmark.gated_encoder(plain) is None
     figures = phases_benchmark.phase_figures(plain, env_stack(plain_config), "gaze-value", 4, 0)
     assert all(phases_benchmark.TRUST not in case for case in figures.values())

@@ -5,11 +5,14 @@ import math
 import pytest
 import torch
 from synthetic_scenes import GAZE_SLOT, SpecOnlyEnv, random_scenes
+from tensordict import TensorDict
 
+from bikkle_rl.envs.keys import GAZE_INFORMATIVE_KEY
+from bikkle_rl.metrics import gate_trust_metrics
 from bikkle_rl.modules import ModelConfig, make_actor
 from bikkle_rl.modules.gaze_adapter import GazePelletAdapter
 from bikkle_rl.modules.gaze_gate import INITIAL_TRUST, GazeTrustGate
-from bikkle_rl.modules.token_transformer import TokenTransformer, TransformerBlock
+from bikkle_rl.modules.token_transformer import TokenTransformer, TransformerBlock, gated_encoder
 
 
 def scenes_with_records(num: int, generator: torch.Generator):
@@ -99,3 +102,20 @@ def test_the_returns_train_the_gate_and_it_is_a_gaze_parameter(generator):
 def test_a_gate_that_gaze_could_bypass_is_refused(overrides):
     with pytest.raises(ValueError, match="gaze_gate"):
         ModelConfig(**{"encoder": "transformer", "gaze_adapter": 8, "gaze_gate": 8, **overrides})
+
+
+def test_training_logs_the_gates_trust_on_informative_and_other_gaze(generator):
+    encoder = encoder_of(gated_actor(randomise_gate=True))
+    scenes = scenes_with_records(64, generator)
+    batch = TensorDict({"tokens": scenes["tokens"], "token_type": scenes["token_type"]}, [64]).reshape(8, 8)
+    informative = torch.arange(8)[:, None, None].expand(8, 8, 1) < 3  # [envs, time, 1]: the first 3 arenas' gaze
+    trust = encoder.gaze_trust(batch["tokens"], batch["token_type"])  # [8, 8], varying with the records
+    assert gate_trust_metrics(encoder, batch) == {"train/gate_trust": pytest.approx(trust.mean().item())}
+    batch[GAZE_INFORMATIVE_KEY] = informative
+    assert gate_trust_metrics(encoder, batch) == {
+        "train/gate_trust": pytest.approx(trust.mean().item()),
+        "train/gate_trust_informative": pytest.approx(trust[:3].mean().item()),
+        "train/gate_trust_uninformative": pytest.approx(trust[3:].mean().item())}
+    ungated = make_actor(ModelConfig(encoder="transformer", gaze_adapter=8), SpecOnlyEnv())
+    assert gated_encoder(ungated) is None and gate_trust_metrics(gated_encoder(ungated), batch) == {}
+    assert gated_encoder(gated_actor()) is not None
