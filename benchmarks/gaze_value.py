@@ -68,9 +68,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
-import os
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from bikkle_rl.atomic_write import write_json
@@ -89,7 +87,7 @@ from bikkle_rl.evaluation.gaze_trust import (
 from bikkle_rl.evaluation.gaze_value import UNINFORMATIVE_ORACLE, oracle_informative
 from bikkle_rl.finetune import run_finetune
 from bikkle_rl.run_reuse import reusable_checkpoint
-from bikkle_rl.stop_signals import stop_with_parent
+from bikkle_rl.stop_signals import run_pool
 from bikkle_rl.training import train
 
 PROTOCOL = "gaze-value"
@@ -302,9 +300,7 @@ def benchmark(seeds: range, args: argparse.Namespace) -> list[dict]:
     """Every seed's three experiments on ``--jobs`` processes: all training runs are queued first (they are
     independent), then each seed's evaluation and fine-tune as soon as the runs they read have finished (a thread
     per follow-up waits for its runs, so a slow run delays only what reads it)."""
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=stop_with_parent, initargs=(os.getpid(),)) as pool, \
-            ThreadPoolExecutor(2 * len(seeds)) as waiters:
+    with run_pool(args.jobs) as pool, ThreadPoolExecutor(2 * len(seeds)) as waiters:
         runs = agent_runs(args)
         trained = {(seed, name): pool.submit(train_agent, seed_dir(seed, args) / name, seed, gaze, args,
                                              (*extra, *curriculum_start(seed, name, args)))

@@ -19,12 +19,11 @@ evaluation excluded).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import statistics
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
@@ -33,7 +32,7 @@ from bikkle_rl.conf import compose_config
 from bikkle_rl.evaluation.cells import evaluate_table, reference_factory
 from bikkle_rl.evaluation.protocols import EVALUATION_SEED_OFFSET
 from bikkle_rl.experiment import env_stack
-from bikkle_rl.stop_signals import stop_with_parent
+from bikkle_rl.stop_signals import run_pool
 from bikkle_rl.training import train
 
 VARIANTS = {
@@ -109,8 +108,7 @@ def main() -> None:
     columns = ("variant", "returns per seed", "mean", "sd", "env steps/s", "grad steps/s", "train min")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     pairs = [(variant, seed) for variant in args.variants for seed in seeds]
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=stop_with_parent, initargs=(os.getpid(),)) as pool:
+    with run_pool(args.jobs) as pool:
         futures = {pool.submit(run, variant, seed, args): (variant, seed) for variant, seed in pairs}
         for future in as_completed(futures):
             variant, seed = futures[future]

@@ -2,16 +2,19 @@
 
 The first signal is only noted: the training loop finishes its batch, writes a checkpoint and returns. A second
 one stops at once (the default behaviour comes back), which loses nothing already written: checkpoints are
-written atomically. A pool worker started with :func:`stop_with_parent` gets the same signal when the process that
-started it is gone, so a benchmark killed by its pid does not leave its runs training on as orphans.
+written atomically. A pool worker started with :func:`stop_with_parent` (every worker of a :func:`run_pool`) gets
+the same signal when the process that started it is gone, so a benchmark killed by its pid does not leave its runs
+training on as orphans.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from types import FrameType
 
 from typing_extensions import Self
@@ -67,3 +70,10 @@ def stop_with_parent(parent_pid: int, poll_seconds: float = 5.0, grace_seconds: 
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
+
+
+def run_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` spawned worker processes (each run in a fresh interpreter: no state shared with the owner)
+    that stop with this process (:func:`stop_with_parent`): the benchmarks' pool for training runs."""
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=stop_with_parent,
+                               initargs=(os.getpid(),))

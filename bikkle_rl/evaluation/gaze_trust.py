@@ -88,10 +88,10 @@ def trust_across_runs(evals: Sequence[Mapping], confidence: float = CONFIDENCE, 
                    "uniform_minus_no_gaze": agent["uniform"] - agent["none"], "oracle_gain": oracle_gain}
     figures: dict = {name: across_runs(values, None, confidence, num_resamples, generator)
                      for name, values in differences.items()}
-    no_share = dict.fromkeys(("value", "ci_low", "ci_high"), float("nan"))
-    figures |= {f"{source}_share": no_share if oracle_gain.mean() <= 0 else
-                across_runs(agent[source] - greedy, oracle_gain, confidence, num_resamples, generator)
-                for source in TRUST_SHARES}
+    for source in TRUST_SHARES:  # a fresh dict each: no figure aliases another
+        figures[f"{source}_share"] = (
+            across_runs(agent[source] - greedy, oracle_gain, confidence, num_resamples, generator)
+            if oracle_gain.mean() > 0 else dict.fromkeys(("value", "ci_low", "ci_high"), float("nan")))
     figures["verdicts"] = {
         "no_gaze_floor": figures["no_gaze_minus_greedy"]["ci_high"] >= 0,
         "uniform_harmless": figures["uniform_minus_no_gaze"]["ci_high"] >= 0,
